@@ -1,0 +1,1 @@
+"""Command line: parsing and rendering only; every command calls one service."""

@@ -1,0 +1,17 @@
+"""Reusable option declarations, so every command spells the shared flags the same way."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+DryRun = Annotated[
+    bool, typer.Option("--dry-run", help="Show what would happen; write nothing (rolled back or rendered).")
+]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+BatchSize = Annotated[int, typer.Option("--batch-size", min=1, max=100_000, help="Rows per transaction.")]
+LockTimeout = Annotated[
+    str, typer.Option("--lock-timeout", help="PostgreSQL lock_timeout for each DDL statement.")
+]

@@ -1,0 +1,1 @@
+"""Database layer: the only part of forgea that imports SQLAlchemy and psycopg."""

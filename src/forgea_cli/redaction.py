@@ -1,0 +1,56 @@
+"""Keeping secrets out of what the tool shows (standard library only)."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+_MASK = "***"
+_SECRET_KEYS = frozenset({"password", "token", "secret", "apikey", "accesstoken", "refreshtoken", "idtoken"})
+_PASSWORD_IN_DSN = re.compile(r"(password\s*=\s*)(\S+)", re.IGNORECASE)
+
+
+def mask_url(url: str) -> str:
+    """Replace the password of a database URL (or libpq key=value string) with ***."""
+    if "://" not in url:
+        return _PASSWORD_IN_DSN.sub(rf"\g<1>{_MASK}", url)
+    parts = urlsplit(url)
+    if parts.password is None:
+        masked = parts
+    else:
+        user = parts.username or ""
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+        masked = parts._replace(netloc=f"{user}:{_MASK}@{host}{port}")
+    query = _PASSWORD_IN_DSN.sub(rf"\g<1>{_MASK}", masked.query.replace("&", " &")).replace(" &", "&")
+    return urlunsplit(masked._replace(query=query))
+
+
+def is_secret_key(key: str) -> bool:
+    """Audit metadata keys that look like secrets, compared case- and punctuation-insensitively."""
+    return re.sub(r"[^a-z0-9]", "", key.lower()) in _SECRET_KEYS
+
+
+def scrub_metadata(value: object) -> object:
+    """Drop secret-looking keys at any depth of a JSON-like value."""
+    if isinstance(value, dict):
+        return {k: scrub_metadata(v) for k, v in value.items() if not is_secret_key(str(k))}
+    if isinstance(value, list):
+        return [scrub_metadata(v) for v in value]
+    return value
+
+
+def scrub_text(text: str, secrets: list[str]) -> str:
+    """Remove any literal occurrence of known secret values from a message."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, _MASK)
+    return text
+
+
+_PASSWORD_IN_URL = re.compile(r"([a-zA-Z][\w+.-]*://[^:/@\s]*:)([^@\s]+)(@)")
+
+
+def mask_urls_in_text(text: str) -> str:
+    """Mask the password of every URL that appears inside a free-form message."""
+    return _PASSWORD_IN_DSN.sub(rf"\g<1>{_MASK}", _PASSWORD_IN_URL.sub(rf"\g<1>{_MASK}\g<3>", text))

@@ -1,0 +1,1 @@
+"""Services: plain functions the CLI calls; no Typer here."""

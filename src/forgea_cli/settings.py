@@ -1,0 +1,51 @@
+"""Configuration from the environment, then `.env`, then defaults. Built on demand, never at import."""
+
+from __future__ import annotations
+
+import getpass
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+def _default_data_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("forgea", appauthor=False))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FORGEA_", env_file=".env", extra="ignore")
+
+    database_url: SecretStr | None = None
+    github_token: SecretStr | None = None
+    github_api_url: str = "https://api.github.com"
+    github_web_url: str = "https://github.com"
+    github_org: str | None = None
+    actor: str = Field(default_factory=_default_actor)
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    repo_prefix: str = "forgea-"
+    creations_per_minute: int = Field(default=80, ge=1, le=80)
+    creations_per_hour: int = Field(default=500, ge=1, le=500)
+    debug: bool = False
+
+    def database_url_value(self) -> str | None:
+        return self.database_url.get_secret_value() if self.database_url else None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    get_settings.cache_clear()

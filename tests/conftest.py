@@ -1,0 +1,138 @@
+"""Fixtures shared by every test: a real PostgreSQL server and fresh databases cloned from templates."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.pg import Server, test_server, unique_name
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def corpus_dir() -> Path:
+    configured = os.environ.get("FORGEA_CORPUS_DIR")
+    return Path(configured) if configured else REPO_ROOT.parent / "shared" / "corpus"
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    path = corpus_dir()
+    if not path.is_dir():
+        pytest.skip(f"test corpus not found at {path} (set FORGEA_CORPUS_DIR to its folder)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[Server]:
+    with test_server() as server:
+        yield server
+
+
+def _build_template(pg: Server, prefix: str, build) -> Iterator[str]:
+    name = unique_name(prefix)
+    janitor = pg.janitor(name)
+    janitor.init()
+    try:
+        build(pg.url(name))
+        with pg.admin() as conn:
+            conn.execute(f'ALTER DATABASE "{name}" WITH is_template true')
+        yield name
+    finally:
+        with pg.admin() as conn:
+            conn.execute(f'ALTER DATABASE "{name}" WITH is_template false')
+        janitor.drop()
+
+
+def migrate_to(url: str, revision: str = "head") -> None:
+    from forgea_cli.db import migrations
+    from forgea_cli.db.engine import make_engine
+
+    engine = make_engine(url)
+    try:
+        migrations.upgrade(engine, revision)
+    finally:
+        engine.dispose()
+
+
+def load_prisma_replica(url: str) -> None:
+    import psycopg
+
+    from forgea_cli.db.engine import sqlalchemy_url
+    from forgea_cli.fixtures import prisma_baseline_sql
+
+    dsn = sqlalchemy_url(url).replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(prisma_baseline_sql())
+
+
+@pytest.fixture(scope="session")
+def head_template(pg: Server) -> Iterator[str]:
+    yield from _build_template(pg, "tpl_head", migrate_to)
+
+
+@pytest.fixture(scope="session")
+def prisma_template(pg: Server) -> Iterator[str]:
+    yield from _build_template(pg, "tpl_prisma", load_prisma_replica)
+
+
+def _fresh_database(pg: Server, template: str | None) -> Iterator[str]:
+    name = unique_name("t")
+    with pg.janitor(name, template=template):
+        yield pg.url(name)
+
+
+@pytest.fixture
+def empty_db(pg: Server) -> Iterator[str]:
+    """URL of a new, empty database."""
+    yield from _fresh_database(pg, None)
+
+
+@pytest.fixture
+def migrated_db(pg: Server, head_template: str) -> Iterator[str]:
+    """URL of a new database at the head revision."""
+    yield from _fresh_database(pg, head_template)
+
+
+@pytest.fixture
+def prisma_db(pg: Server, prisma_template: str) -> Iterator[str]:
+    """URL of a new database as Prisma built it (not adopted)."""
+    yield from _fresh_database(pg, prisma_template)
+
+
+@pytest.fixture
+def engine_for():
+    """Make engines for database URLs and dispose of them after the test."""
+    from forgea_cli.db.engine import make_engine
+
+    engines = []
+
+    def make(url: str):
+        engines.append(make_engine(url))
+        return engines[-1]
+
+    yield make
+    for engine in engines:
+        engine.dispose()
+
+
+@pytest.fixture
+def forgea(tmp_path):
+    """Run the CLI in-process (Typer's CliRunner) against a database URL; returns the Result."""
+    from typer.testing import CliRunner
+
+    from forgea_cli.cli.app import app
+
+    runner = CliRunner()
+
+    def run(*args: str, url: str | None = None, env: dict[str, str] | None = None, input: str | None = None):
+        full_env = {"FORGEA_DATA_DIR": str(tmp_path / "forgea-data"), "FORGEA_ACTOR": "test:operator"}
+        if url is not None:
+            full_env["FORGEA_DATABASE_URL"] = url
+        full_env.update(env or {})
+        return runner.invoke(app, list(args), env=full_env, input=input)
+
+    return run
