@@ -94,6 +94,10 @@ class RepoUrlRejected(InvalidInput):
         self.detail = detail
         super().__init__(f"{reason}: {detail} ({_clip(self.url, 160)!r})")
 
+    def __reduce__(self) -> tuple[type[RepoUrlRejected], tuple[str, RejectReason, str]]:
+        # Backfill workers may pickle it; `url` is already masked and masking is idempotent.
+        return (type(self), (self.url, self.reason, self.detail))
+
 
 @dataclass(frozen=True, slots=True)
 class RepoRef:

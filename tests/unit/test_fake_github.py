@@ -134,7 +134,9 @@ def test_fork_name_taken_uses_the_corpus_422(fake: FakeGitHub) -> None:
     fake.add_repo("students/fork-1")
     answer = call(fake, "POST", "/repos/labs/template/forks", {"organization": "students", "name": "fork-1"})
     assert answer.status == 422
-    assert answer.body == corpus_json("repos-create-for-authenticated-user.422.name-exists.2025.observed.json")
+    assert answer.body == corpus_json(
+        "repos-create-for-authenticated-user.422.name-exists.2025.observed.json"
+    )
 
 
 def test_rename_keeps_the_id_and_the_old_name_answers_301(fake: FakeGitHub) -> None:
@@ -329,18 +331,19 @@ def test_builtin_shape_is_used_without_the_corpus(tmp_path: Path) -> None:
 
 def test_standalone_server_serves_until_terminated() -> None:
     command = [sys.executable, "-m", "tests.fakes.github_server", "--port", "0", "--template", "labs/t"]
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert line.startswith("FakeGitHub listening on http://127.0.0.1:")
-        parts = urlsplit(line.split()[-1])
-        connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=5)
-        connection.request("GET", "/repos/labs/t")
-        response = connection.getresponse()
-        assert response.status == 200
-        assert json.loads(response.read())["is_template"] is True
-        connection.close()
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            assert line.startswith("FakeGitHub listening on http://127.0.0.1:")
+            parts = urlsplit(line.split()[-1])
+            connection = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=5)
+            connection.request("GET", "/repos/labs/t")
+            response = connection.getresponse()
+            assert response.status == 200
+            assert json.loads(response.read())["is_template"] is True
+            connection.close()
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    assert process.returncode == 0  # SIGTERM stops the server cleanly

@@ -42,8 +42,8 @@ DOCS_LIFECYCLE = Path(__file__).resolve().parents[2] / "docs" / "lifecycle.md"
 def test_states_and_sets() -> None:
     assert [str(status) for status in Status] == [IP, ST, VP, DF]
     assert lifecycle.INITIAL == IP
-    assert lifecycle.ACTIVE == {IP, ST}
-    assert lifecycle.TERMINAL == {VP}
+    assert {IP, ST} == lifecycle.ACTIVE
+    assert {VP} == lifecycle.TERMINAL
 
 
 def test_transition_table_is_exactly_legacy() -> None:
@@ -96,7 +96,9 @@ def test_resuming_a_deferred_session_needs_no_other_active_session() -> None:
     blocked = Facts(other_active_session=True)
     assert lifecycle.judge(Status.DEFERRED, Status.IN_PROGRESS, blocked) is Outcome.OTHER_ACTIVE_SESSION
     assert lifecycle.judge(Status.DEFERRED, Status.IN_PROGRESS, Facts()) is Outcome.ALLOWED
-    with pytest.raises(PreconditionFailed, match=r"another active \(IN_PROGRESS or STUCK\) session") as raised:
+    with pytest.raises(
+        PreconditionFailed, match=r"another active \(IN_PROGRESS or STUCK\) session"
+    ) as raised:
         lifecycle.require_transition(Status.DEFERRED, Status.IN_PROGRESS, blocked)
     assert raised.value.hint
 
@@ -179,7 +181,11 @@ def test_rows_cover_every_pair_with_precondition_text() -> None:
     assert [(row["from"], row["to"]) for row in rows] == list(lifecycle.ALL_PAIRS)
     assert {(row["from"], row["to"]): row["allowed"] for row in rows} == LEGACY_TABLE
     guarded = {(row["from"], row["to"]): row["precondition"] for row in rows if row["precondition"]}
-    assert guarded == {(IP, VP): "PASS_EVIDENCE", (ST, VP): "PASS_EVIDENCE", (DF, IP): "NO_OTHER_ACTIVE_SESSION"}
+    assert guarded == {
+        (IP, VP): "PASS_EVIDENCE",
+        (ST, VP): "PASS_EVIDENCE",
+        (DF, IP): "NO_OTHER_ACTIVE_SESSION",
+    }
     assert all(row["precondition_text"] for row in rows if row["precondition"])
 
 

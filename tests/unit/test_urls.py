@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import pickle
 from pathlib import Path
 
 import pytest
@@ -170,7 +171,12 @@ def test_ref_keeps_case_for_display_and_lowers_the_canonical_url() -> None:
 
 @pytest.mark.parametrize(
     "web_host",
-    ["github.example.com", "https://github.example.com", "HTTPS://GitHub.Example.com/", " github.example.com:443 "],
+    [
+        "github.example.com",
+        "https://github.example.com",
+        "HTTPS://GitHub.Example.com/",
+        " github.example.com:443 ",
+    ],
 )
 def test_enterprise_host_spellings(web_host: str) -> None:
     ref = parse_repo_url("git@github.example.com:Team/App.git", web_host=web_host)
@@ -308,6 +314,13 @@ def test_rejections_never_echo_credentials(url: str) -> None:
     assert "SECRET123" not in repr(raised.value.args)
 
 
+def test_rejection_survives_pickling() -> None:
+    with pytest.raises(RepoUrlRejected) as raised:
+        canonical_repo_url("https://u:ghp_SECRET123@gitlab.com/o/r?token=x")
+    copy = pickle.loads(pickle.dumps(raised.value))
+    assert (copy.url, copy.reason, str(copy)) == (raised.value.url, raised.value.reason, str(raised.value))
+
+
 def test_redaction_keeps_the_conventional_git_user() -> None:
     assert redact_url("git@github.com:Org") == "git@github.com:Org"
     assert redact_url("https://u:p@github.com/o?x=1") == "https://***@github.com/o?..."
@@ -323,12 +336,25 @@ def test_non_text_is_rejected_not_crashed() -> None:
 
 URLISH = st.text(alphabet="gitHubcom.:/@#?-_ 0123456789[]%\\+sw:www", max_size=60)
 PREFIXES = st.sampled_from(
-    ["", "https://", "http://", "git@", "ssh://git@", "git+ssh://", "git://", "github:", "https://github.com/"]
+    [
+        "",
+        "https://",
+        "http://",
+        "git@",
+        "ssh://git@",
+        "git+ssh://",
+        "git://",
+        "github:",
+        "https://github.com/",
+    ]
 )
 
 
+ARBITRARY = st.one_of(st.text(), st.builds(lambda prefix, rest: prefix + rest, PREFIXES, URLISH))
+
+
 @settings(max_examples=500)
-@given(st.one_of(st.text(), st.builds(lambda p, s: p + s, PREFIXES, URLISH)))
+@given(ARBITRARY)
 @example("https://github.com:99999999999999999999/o/r")
 @example("https://[")
 @example("git@:o/r")
@@ -383,7 +409,7 @@ def test_spelling_variants_map_to_one_string(case: tuple[str, str]) -> None:
 
 
 @settings(max_examples=400)
-@given(st.one_of(spellings().map(lambda case: case[0]), st.text(), st.builds(lambda p, s: p + s, PREFIXES, URLISH)))
+@given(st.one_of(spellings().map(lambda case: case[0]), ARBITRARY))
 def test_canonicalization_is_idempotent(text: str) -> None:
     try:
         once = canonical_repo_url(text)

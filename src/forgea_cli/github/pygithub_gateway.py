@@ -184,7 +184,9 @@ class PyGithubGateway:
             if info is not None:
                 return info
         waited = self.fork_poll_seconds * (self.fork_ready_polls - 1)
-        raise GitHubUnavailable(f"fork {full_name}: not available after {waited:.0f}s of polling")
+        raise GitHubUnavailable(
+            self._say(f"fork {full_name}", f"not available after {waited:.0f}s of polling")
+        )
 
     def _lookup_batch(self, names: list[str]) -> dict[str, RepoInfo | None]:
         aliases = {f"r{i}": name for i, name in enumerate(names)}
@@ -197,10 +199,10 @@ class PyGithubGateway:
             error = failures.get(alias)
             if node is None and error is not None and error.get("type") != "NOT_FOUND":
                 message = error.get("message") or error.get("type")
-                raise GitHubRefused(self._scrub(f"look up {name}: {message}"))
+                raise GitHubRefused(self._say(f"look up {name}", str(message)))
             found[name] = repo_info_from_graphql(node) if node else None
         if not data and body.get("errors") and not failures:
-            raise GitHubRefused(self._scrub(f"look up repositories: {graphql_first_message(body)}"))
+            raise GitHubRefused(self._say("look up repositories", graphql_first_message(body)))
         return found
 
     def _graphql(self, what: str, query: str) -> dict[str, Any]:
@@ -244,7 +246,7 @@ class PyGithubGateway:
             return retrying(self._attempt, what, call)
         except _Transient as exc:
             attempts = f"{self._max_attempts} attempt{'s' if self._max_attempts > 1 else ''}"
-            raise GitHubUnavailable(self._scrub(f"{what}: {exc.reason}; gave up after {attempts}")) from None
+            raise GitHubUnavailable(self._say(what, f"{exc.reason}; gave up after {attempts}")) from None
 
     def _attempt(self, what: str, call: Callable[[], T]) -> T:
         try:
@@ -264,23 +266,23 @@ class PyGithubGateway:
             return self._transient_for(what, limit)
         if status >= 500:
             return _Transient(f"HTTP {status} {message}".rstrip())
-        detail = self._scrub(f"{what}: {message or 'no message'} (HTTP {status})")
+        detail = self._say(what, f"{message or 'no message'} (HTTP {status})")
         if status in (401, 403):
             return GitHubAuthFailed(detail)
         if status == 404:
             return GitHubNotFound(detail)
         if status == 422 and says_name_exists(exc.data):
-            return RepoNameTaken(detail)
+            return RepoNameTaken(self._say(what, "the name already exists on this account (HTTP 422)"))
         if 300 <= status < 400:
             moved = headers.get("location", "elsewhere")
-            return GitHubRefused(self._scrub(f"{what}: repository moved to {moved}; use its current name"))
+            return GitHubRefused(self._say(what, f"repository moved to {moved}; use its current name"))
         return GitHubRefused(detail)
 
     def _transient_for(self, what: str, limit: RateLimit) -> _Transient:
         if limit.wait_seconds is None:
             return _Transient(limit.kind, backoff_floor=UNNAMED_RATE_LIMIT_FLOOR_SECONDS)
         if limit.wait_seconds > self._max_wait:
-            raise GitHubUnavailable(self._scrub(f"{what}: {describe_too_long(limit, self._max_wait)}"))
+            raise GitHubUnavailable(self._say(what, describe_too_long(limit, self._max_wait)))
         return _Transient(f"{limit.kind}, waiting {limit.wait_seconds:.0f}s", wait_seconds=limit.wait_seconds)
 
     def _wait_before_retry(self, state: RetryCallState) -> float:
@@ -288,7 +290,7 @@ class PyGithubGateway:
         if isinstance(exc, _Transient) and exc.wait_seconds is not None:
             return exc.wait_seconds
         floor = exc.backoff_floor if isinstance(exc, _Transient) else 1.0
-        backoff = wait_exponential_jitter(initial=floor, max=self._max_wait, jitter=min(1.0, floor))
+        backoff = wait_exponential_jitter(multiplier=floor, max=self._max_wait, jitter=min(1.0, floor))
         return backoff(state)
 
     def _log_retry(self, what: str, state: RetryCallState) -> None:
@@ -303,6 +305,10 @@ class PyGithubGateway:
             self._max_attempts - 1,
             delay,
         )
+
+    def _say(self, what: str, detail: str) -> str:
+        """The one-line message of every error raised here: operation, repo, reason, no secret."""
+        return self._scrub(f"GitHub {what}: {detail}")
 
     def _scrub(self, text: str) -> str:
         return " ".join(scrub_text(text, self._secrets).split())
