@@ -8,7 +8,19 @@ import typer
 from typer.core import TyperGroup
 
 from forgea_cli import __version__
-from forgea_cli.cli import db_cmd, demo_cmd, migrate_cmd
+from forgea_cli.cli import (
+    backfill_cmd,
+    db_cmd,
+    demo_cmd,
+    keys_cmd,
+    lifecycle_cmd,
+    mapping_cmd,
+    migrate_cmd,
+    repo_cmd,
+    session_cmd,
+    session_create_cmd,  # noqa: F401  (registers `session create` on the session group)
+    verify_cmd,
+)
 from forgea_cli.cli.errors import debug_enabled, report
 from forgea_cli.cli.runtime import Runtime
 
@@ -46,7 +58,15 @@ app = typer.Typer(
 )
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(migrate_cmd.app, name="migrate")
+app.add_typer(backfill_cmd.app, name="backfill")
+app.add_typer(mapping_cmd.app, name="mapping")
+app.add_typer(session_cmd.app, name="session")
+app.add_typer(keys_cmd.app, name="keys")
+app.add_typer(repo_cmd.app, name="repo")
+app.add_typer(lifecycle_cmd.app, name="lifecycle")
 app.command(name="demo")(demo_cmd.demo)
+if hasattr(verify_cmd, "verify_constraints"):
+    app.command(name="verify-constraints")(verify_cmd.verify_constraints)
 
 
 def _version(value: bool) -> None:

@@ -193,7 +193,8 @@ repo_mapping = Table(
     Column("updatedAt", TS3, nullable=False, server_default=NOW),
     Column("resolvedAt", TS3),
     CheckConstraint(
-        "(resolution = 'RESOLVED') = (\"providerRepoId\" IS NOT NULL)", name="GitHubRepoMapping_resolution_check"
+        "(resolution = 'RESOLVED') = (\"providerRepoId\" IS NOT NULL)",
+        name="GitHubRepoMapping_resolution_check",
     ),
     CheckConstraint('"canonicalUrl" = lower("canonicalUrl")', name="GitHubRepoMapping_canonicalUrl_check"),
 )

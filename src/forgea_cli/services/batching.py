@@ -1,0 +1,107 @@
+"""Keyset batching for backfills: one transaction per primary-key range, resumable by construction.
+
+A backfill names the rows that still need work (`pending`); each batch takes the next `batch_size`
+of them in primary-key order and changes them in its own transaction. A killed run loses at most
+its current batch; a rerun finds only what is still pending, so it never does work twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+from forgea_cli.db.engine import connect
+from forgea_cli.progress import NoProgress, Progress
+
+
+@dataclass
+class BackfillReport:
+    name: str
+    dry_run: bool
+    pending: int = 0  # rows that needed work when the run started
+    changed: int = 0  # rows written (or, in a dry run, that would be)
+    batches: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return self.pending == 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "backfill": self.name,
+            "dry_run": self.dry_run,
+            "pending": self.pending,
+            "changed": self.changed,
+            "batches": self.batches,
+            "nothing_to_do": self.nothing_to_do,
+            **self.details,
+        }
+
+
+@dataclass(frozen=True)
+class KeysetJob:
+    """`table` and `key` are quoted identifiers; `pending` a SQL condition on that table."""
+
+    name: str
+    table: str
+    pending: str
+    apply: Callable[
+        [Connection, Any, Any], int
+    ]  # (connection, low exclusive, high inclusive) -> rows changed
+    key: str = '"id"'
+
+
+def count_pending(connection: Connection, job: KeysetJob) -> int:
+    return int(
+        connection.execute(text(f"SELECT count(*) FROM {job.table} WHERE {job.pending}")).scalar() or 0
+    )
+
+
+def _next_high(connection: Connection, job: KeysetJob, low: Any, batch_size: int) -> Any:
+    after = f"{job.key} > :low AND " if low is not None else ""
+    query = text(
+        f"SELECT max(k) FROM (SELECT {job.key} AS k FROM {job.table} "
+        f"WHERE {after}({job.pending}) ORDER BY {job.key} LIMIT :n) batch"
+    )
+    return connection.execute(query, {"low": low, "n": batch_size}).scalar()
+
+
+def run_keyset(
+    engine: Engine,
+    job: KeysetJob,
+    *,
+    batch_size: int,
+    dry_run: bool,
+    progress: Progress | None = None,
+) -> BackfillReport:
+    progress = progress or NoProgress()
+    report = BackfillReport(job.name, dry_run)
+    with connect(engine) as connection:
+        report.pending = count_pending(connection, job)
+        connection.commit()
+        if dry_run or report.pending == 0:
+            report.changed = report.pending if dry_run else 0
+            return report
+        progress.start(job.name, report.pending)
+        low = None
+        try:
+            while (high := _next_high(connection, job, low, batch_size)) is not None:
+                changed = job.apply(connection, low, high)
+                connection.commit()
+                report.changed += changed
+                report.batches += 1
+                progress.advance(changed)
+                low = high
+        finally:
+            connection.rollback()
+            progress.finish()
+    return report
+
+
+def key_range(column: str, low: Any) -> str:
+    """The SQL condition for one batch: (low, high] on `column`."""
+    return f"{column} > :low AND {column} <= :high" if low is not None else f"{column} <= :high"
