@@ -18,7 +18,9 @@ def _significant(diff) -> bool:
 
 def test_tables_module_matches_the_head_schema(migrated_db, engine_for):
     with connect(engine_for(migrated_db)) as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "compare_server_default": True}
+        )
         differences = [d for d in compare_metadata(context, metadata) if _significant(d)]
     tables = {d[1].name for d in differences if isinstance(d, tuple) and d[0] == "remove_table"}
     assert tables <= {"Account", "Session", "VerificationToken", "alembic_version", "_prisma_migrations"}
