@@ -4,4 +4,110 @@ from __future__ import annotations
 
 import typer
 
+from forgea_cli.cli import output
+from forgea_cli.cli.options import BatchSize, DryRun, Json
+from forgea_cli.cli.progress import for_terminal
+from forgea_cli.cli.runtime import runtime
+
 app = typer.Typer(help="Batched, resumable, idempotent backfills of the F6 rollout.", no_args_is_help=True)
+
+DEFAULT_BATCH = 5000
+
+
+def describe(report) -> str:
+    if report.dry_run:
+        return f"{report.name}: would change {report.pending} rows (dry run; nothing written)"
+    if report.nothing_to_do:
+        return f"{report.name}: nothing to do (already complete)"
+    return f"{report.name}: changed {report.changed} rows in {report.batches} batches"
+
+
+def _run(ctx: typer.Context, name: str, batch_size: int, dry_run: bool, json: bool) -> None:
+    from forgea_cli.services import backfills
+
+    report = backfills.BACKFILLS[name](
+        runtime(ctx).engine, batch_size=batch_size, dry_run=dry_run, progress=for_terminal()
+    )
+    if json:
+        output.emit_json(report.as_dict())
+    else:
+        output.say(describe(report))
+
+
+@app.command("lab-versions")
+def lab_versions(
+    ctx: typer.Context, batch_size: BatchSize = DEFAULT_BATCH, dry_run: DryRun = False, json: Json = False
+):
+    """One LabVersion per lab (repoVersion, baseRepoUrl); link every session to its lab's current version."""
+    _run(ctx, "lab-versions", batch_size, dry_run, json)
+
+
+@app.command("completed-at")
+def completed_at(
+    ctx: typer.Context, batch_size: BatchSize = DEFAULT_BATCH, dry_run: DryRun = False, json: Json = False
+):
+    """Set completedAt = lastActivityAt on VERIFIED_PASS sessions lacking it (a documented approximation)."""
+    _run(ctx, "completed-at", batch_size, dry_run, json)
+
+
+@app.command("verification-attempts")
+def verification_attempts(
+    ctx: typer.Context, batch_size: BatchSize = DEFAULT_BATCH, dry_run: DryRun = False, json: Json = False
+):
+    """Carry every legacy VerificationLog row over as a PASS VerificationAttempt."""
+    _run(ctx, "verification-attempts", batch_size, dry_run, json)
+
+
+@app.command("repo-mappings")
+def repo_mappings(
+    ctx: typer.Context, batch_size: BatchSize = DEFAULT_BATCH, dry_run: DryRun = False, json: Json = False
+):
+    """GitHubRepoMapping rows from LabSession.userForkUrl (same as `forgea mapping backfill`)."""
+    _run(ctx, "repo-mappings", batch_size, dry_run, json)
+
+
+@app.command("all")
+def run_all(
+    ctx: typer.Context, batch_size: BatchSize = DEFAULT_BATCH, dry_run: DryRun = False, json: Json = False
+):
+    """Every backfill above, in order. Safe to rerun: finished work is skipped."""
+    from forgea_cli.services import backfills
+
+    reports = backfills.run_all(
+        runtime(ctx).engine, batch_size=batch_size, dry_run=dry_run, progress=for_terminal()
+    )
+    if json:
+        output.emit_json({"dry_run": dry_run, "backfills": [r.as_dict() for r in reports]})
+        return
+    for report in reports:
+        output.say(describe(report))
+
+
+@app.command("resolve-duplicates")
+def resolve_duplicates(ctx: typer.Context, dry_run: DryRun = False, json: Json = False):
+    """Defer all but the most recently active session of each student and lab, each with an audit row."""
+    from forgea_cli.services import backfills
+
+    rt = runtime(ctx)
+    resolution = backfills.resolve_duplicates(rt.engine, actor_id=rt.settings.actor, dry_run=dry_run)
+    if json:
+        output.emit_json(resolution.as_dict())
+        return
+    _render_resolution(resolution)
+
+
+def _render_resolution(resolution) -> None:
+    summary = resolution.as_dict()
+    if not resolution.groups:
+        output.say("no student has more than one active session for a lab; nothing to do")
+        return
+    rows = [
+        (g["user_id"], g["lab_id"], g["keep"], ", ".join(d["session_id"] for d in g["defer"]))
+        for g in summary["groups"]
+    ]
+    output.table("active duplicates", ["student", "lab", "keep", "defer"], rows)
+    verb = "would defer" if resolution.dry_run else "deferred"
+    count = summary["sessions_to_defer"] if resolution.dry_run else len(resolution.deferred)
+    output.say(f"{verb} {count} sessions of {len(resolution.groups)} students")
+    for session_id, why in resolution.skipped:
+        output.warn(f"skipped {session_id}: {why}")

@@ -64,8 +64,8 @@ def count_pending(connection: Connection, job: KeysetJob) -> int:
 def _next_high(connection: Connection, job: KeysetJob, low: Any, batch_size: int) -> Any:
     after = f"{job.key} > :low AND " if low is not None else ""
     query = text(
-        f"SELECT max(k) FROM (SELECT {job.key} AS k FROM {job.table} "
-        f"WHERE {after}({job.pending}) ORDER BY {job.key} LIMIT :n) batch"
+        f"SELECT k FROM (SELECT {job.key} AS k FROM {job.table} "
+        f"WHERE {after}({job.pending}) ORDER BY {job.key} LIMIT :n) batch ORDER BY k DESC LIMIT 1"
     )
     return connection.execute(query, {"low": low, "n": batch_size}).scalar()
 

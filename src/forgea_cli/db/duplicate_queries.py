@@ -1,0 +1,41 @@
+"""Students with more than one active session for a lab (what the contract's unique index forbids)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, text
+
+# Most recently active first; startedAt then id break ties so the choice is deterministic.
+_RANKED_ACTIVE = text(
+    """
+    SELECT "userId", "labId", "id", "status", "lastActivityAt",
+           row_number() OVER (PARTITION BY "userId", "labId"
+                              ORDER BY "lastActivityAt" DESC, "startedAt" DESC, "id" DESC) AS rank
+    FROM "LabSession"
+    WHERE "status" IN ('IN_PROGRESS', 'STUCK')
+      AND ("userId", "labId") IN (SELECT "userId", "labId" FROM "LabSession"
+                                  WHERE "status" IN ('IN_PROGRESS', 'STUCK')
+                                  GROUP BY "userId", "labId" HAVING count(*) > 1)
+    ORDER BY "userId", "labId", rank
+    """
+)
+
+
+@dataclass
+class DuplicateGroup:
+    user_id: uuid.UUID
+    lab_id: uuid.UUID
+    keep: uuid.UUID
+    defer: list[tuple[uuid.UUID, str]] = field(default_factory=list)  # (session id, status seen)
+
+
+def find_active_duplicates(connection: Connection) -> list[DuplicateGroup]:
+    groups: list[DuplicateGroup] = []
+    for row in connection.execute(_RANKED_ACTIVE):
+        if row.rank == 1:
+            groups.append(DuplicateGroup(row.userId, row.labId, row.id))
+        else:
+            groups[-1].defer.append((row.id, row.status))
+    return groups

@@ -1,0 +1,133 @@
+"""Queries about one lab session: its state, the facts its lifecycle preconditions need, its history."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, exists, or_, select, update
+
+from forgea_cli import lifecycle
+from forgea_cli.db.tables import (
+    audit_log,
+    lab,
+    lab_session,
+    lab_version,
+    repo_mapping,
+    verification_attempt,
+    verification_log,
+)
+
+ACTIVE_STATUSES = [str(s) for s in lifecycle.ACTIVE]
+
+
+@dataclass(frozen=True)
+class SessionState:
+    id: uuid.UUID
+    user_id: uuid.UUID
+    lab_id: uuid.UUID
+    status: lifecycle.Status
+
+
+def load_state(connection: Connection, session_id: uuid.UUID) -> SessionState | None:
+    row = connection.execute(
+        select(lab_session.c.id, lab_session.c.userId, lab_session.c.labId, lab_session.c.status).where(
+            lab_session.c.id == session_id
+        )
+    ).first()
+    if row is None:
+        return None
+    return SessionState(row.id, row.userId, row.labId, lifecycle.Status(row.status))
+
+
+def load_facts(connection: Connection, state: SessionState) -> lifecycle.Facts:
+    pass_attempt = exists().where(
+        verification_attempt.c.labSessionId == state.id, verification_attempt.c.result == "PASS"
+    )
+    legacy_log = exists().where(verification_log.c.sessionId == state.id)
+    other_active = exists().where(
+        lab_session.c.userId == state.user_id,
+        lab_session.c.labId == state.lab_id,
+        lab_session.c.id != state.id,
+        lab_session.c.status.in_(ACTIVE_STATUSES),
+    )
+    evidence, other = connection.execute(select(or_(pass_attempt, legacy_log), other_active)).one()
+    return lifecycle.Facts(has_pass_evidence=bool(evidence), other_active_session=bool(other))
+
+
+def compare_and_set_status(
+    connection: Connection, session_id: uuid.UUID, seen: lifecycle.Status, target: lifecycle.Status
+) -> Any | None:
+    """The one statement of a transition: changes the row only if nobody changed it since we read it."""
+    return connection.execute(
+        update(lab_session)
+        .where(and_(lab_session.c.id == session_id, lab_session.c.status == str(seen)))
+        .values(status=str(target))
+        .returning(lab_session.c.status, lab_session.c.completedAt)
+    ).first()
+
+
+def session_detail(connection: Connection, session_id: uuid.UUID) -> dict[str, Any] | None:
+    row = (
+        connection.execute(
+            select(
+                lab_session,
+                lab.c.title.label("labTitle"),
+                lab.c.repoVersion.label("labCurrentVersion"),
+                lab_version.c.version.label("version"),
+                lab_version.c.templateRepoUrl.label("templateRepoUrl"),
+            )
+            .join(lab, lab.c.id == lab_session.c.labId)
+            .outerjoin(lab_version, lab_version.c.id == lab_session.c.labVersionId)
+            .where(lab_session.c.id == session_id)
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+def session_mapping(connection: Connection, session_id: uuid.UUID) -> dict[str, Any] | None:
+    row = connection.execute(select(repo_mapping).where(repo_mapping.c.labSessionId == session_id)).mappings()
+    found = row.first()
+    return dict(found) if found else None
+
+
+def session_attempts(connection: Connection, session_id: uuid.UUID) -> list[dict[str, Any]]:
+    columns = [c for c in verification_attempt.c if c.name not in ("ciOutput", "prDiff")]
+    rows = connection.execute(
+        select(*columns)
+        .where(verification_attempt.c.labSessionId == session_id)
+        .order_by(verification_attempt.c.attemptNumber)
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+def session_audit(connection: Connection, session_id: uuid.UUID, limit: int = 200) -> list[dict[str, Any]]:
+    rows = connection.execute(
+        select(audit_log.c.createdAt, audit_log.c.action, audit_log.c.actorId, audit_log.c.metadata)
+        .where(audit_log.c.metadata["labSessionId"].astext == str(session_id))
+        .order_by(audit_log.c.createdAt, audit_log.c.id)
+        .limit(limit)
+    )
+    return [dict(r) for r in rows.mappings()]
+
+
+def session_id_by_repo_id(connection: Connection, repo_id: int) -> uuid.UUID | None:
+    return connection.execute(
+        select(repo_mapping.c.labSessionId).where(repo_mapping.c.providerRepoId == repo_id)
+    ).scalar()
+
+
+def session_id_by_canonical_url(connection: Connection, canonical_url: str) -> uuid.UUID | None:
+    return connection.execute(
+        select(repo_mapping.c.labSessionId).where(repo_mapping.c.canonicalUrl == canonical_url)
+    ).scalar()
+
+
+def session_ids_by_fork_url(connection: Connection, url: str) -> list[uuid.UUID]:
+    """The legacy string match the web app uses today."""
+    return list(
+        connection.execute(select(lab_session.c.id).where(lab_session.c.userForkUrl == url)).scalars()
+    )

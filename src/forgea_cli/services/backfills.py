@@ -1,0 +1,151 @@
+"""The F6 backfills (batched, resumable, idempotent) and the active-duplicate resolution."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from forgea_cli import lifecycle
+from forgea_cli.audit import ActorType
+from forgea_cli.db import backfill_jobs
+from forgea_cli.db.duplicate_queries import DuplicateGroup, find_active_duplicates
+from forgea_cli.db.engine import connect
+from forgea_cli.errors import Conflict
+from forgea_cli.progress import Progress
+from forgea_cli.services.batching import BackfillReport, run_keyset
+from forgea_cli.services.transitions import TransitionRequest, transition_session
+
+DEFAULT_BATCH_SIZE = 5000
+
+
+def lab_versions(
+    engine: Engine,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> BackfillReport:
+    """One LabVersion per Lab from (repoVersion, baseRepoUrl); every session linked to its lab's."""
+    labs = run_keyset(
+        engine, backfill_jobs.LAB_VERSIONS, batch_size=batch_size, dry_run=dry_run, progress=progress
+    )
+    sessions = run_keyset(
+        engine, backfill_jobs.SESSION_VERSIONS, batch_size=batch_size, dry_run=dry_run, progress=progress
+    )
+    report = BackfillReport("lab-versions", dry_run)
+    report.pending = labs.pending + sessions.pending
+    report.changed = labs.changed + sessions.changed
+    report.batches = labs.batches + sessions.batches
+    report.details = {"versions_created": labs.changed, "sessions_linked": sessions.changed}
+    return report
+
+
+def completed_at(
+    engine: Engine,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> BackfillReport:
+    """completedAt = lastActivityAt for VERIFIED_PASS sessions that predate the trigger (approximation)."""
+    return run_keyset(
+        engine, backfill_jobs.COMPLETED_AT, batch_size=batch_size, dry_run=dry_run, progress=progress
+    )
+
+
+def verification_attempts(
+    engine: Engine,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> BackfillReport:
+    """Each legacy VerificationLog row becomes a PASS attempt (attempt 1 unless the session has others)."""
+    return run_keyset(
+        engine, backfill_jobs.VERIFICATION_ATTEMPTS, batch_size=batch_size, dry_run=dry_run, progress=progress
+    )
+
+
+def repo_mappings(
+    engine: Engine,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> BackfillReport:
+    from forgea_cli.services.mappings import backfill_repo_mappings
+
+    return backfill_repo_mappings(engine, batch_size=batch_size, dry_run=dry_run, progress=progress)
+
+
+BACKFILLS: dict[str, Callable[..., BackfillReport]] = {
+    "lab-versions": lab_versions,
+    "completed-at": completed_at,
+    "verification-attempts": verification_attempts,
+    "repo-mappings": repo_mappings,
+}
+
+
+def run_all(
+    engine: Engine,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> list[BackfillReport]:
+    return [
+        run(engine, batch_size=batch_size, dry_run=dry_run, progress=progress) for run in BACKFILLS.values()
+    ]
+
+
+@dataclass
+class DuplicateResolution:
+    dry_run: bool
+    groups: list[DuplicateGroup]
+    deferred: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (session id, why)
+
+    def as_dict(self) -> dict:
+        return {
+            "dry_run": self.dry_run,
+            "students_with_duplicates": len(self.groups),
+            "sessions_to_defer": sum(len(g.defer) for g in self.groups),
+            "deferred": self.deferred,
+            "skipped": [{"session_id": s, "reason": r} for s, r in self.skipped],
+            "groups": [
+                {
+                    "user_id": str(g.user_id),
+                    "lab_id": str(g.lab_id),
+                    "keep": str(g.keep),
+                    "defer": [{"session_id": str(s), "status": status} for s, status in g.defer],
+                }
+                for g in self.groups
+            ],
+        }
+
+
+def resolve_duplicates(engine: Engine, *, actor_id: str, dry_run: bool = False) -> DuplicateResolution:
+    """Defer all but the most recently active session of each student and lab, one audited transition each."""
+    with connect(engine) as connection:
+        groups = find_active_duplicates(connection)
+    resolution = DuplicateResolution(dry_run, groups)
+    if dry_run:
+        return resolution
+    for group in groups:
+        for session_id, seen in group.defer:
+            request = TransitionRequest(
+                session_id=session_id,
+                target=lifecycle.Status.DEFERRED,
+                actor_id=actor_id,
+                expect=(lifecycle.Status(seen),),
+                reason=f"duplicate active session: kept the most recently active session {group.keep}",
+                actor_type=ActorType.ADMIN,
+            )
+            try:
+                transition_session(engine, request)
+                resolution.deferred.append(str(session_id))
+            except Conflict as changed:
+                resolution.skipped.append((str(session_id), changed.message))
+    return resolution
