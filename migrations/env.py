@@ -9,6 +9,7 @@ from __future__ import annotations
 from alembic import context
 
 config = context.config
+DEFAULTS = {"lock_timeout": "5s", "statement_timeout": "30min"}
 
 
 def run_offline() -> None:
@@ -19,6 +20,9 @@ def run_offline() -> None:
         transaction_per_migration=True,
         output_buffer=config.output_buffer,
     )
+    # The same session settings the online runner applies, so the rendered SQL is safe to run as is.
+    for name in ("lock_timeout", "statement_timeout"):
+        context.execute(f"SET {name} = '{config.attributes.get(name, DEFAULTS[name])}'")
     with context.begin_transaction():
         context.run_migrations()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from forgea_cli.cli import output
-from forgea_cli.cli.options import BatchSize, DryRun, Json
+from forgea_cli.cli.options import BatchSize, DryRun, Json, Pause
 from forgea_cli.cli.progress import for_terminal
 from forgea_cli.cli.runtime import runtime
 
@@ -22,12 +22,16 @@ def describe(report) -> str:
     return f"{report.name}: changed {report.changed} rows in {report.batches} batches"
 
 
-def _run(ctx: typer.Context, name: str, batch_size: int, dry_run: bool, json: bool) -> None:
+def _options(batch_size: int, dry_run: bool, pause: float):
+    from forgea_cli.services.backfills import BackfillOptions
+
+    return BackfillOptions(batch_size=batch_size, dry_run=dry_run, progress=for_terminal(), pause=pause)
+
+
+def _run(ctx: typer.Context, name: str, batch_size: int, dry_run: bool, json: bool, pause: float) -> None:
     from forgea_cli.services import backfills
 
-    report = backfills.BACKFILLS[name](
-        runtime(ctx).engine, batch_size=batch_size, dry_run=dry_run, progress=for_terminal()
-    )
+    report = backfills.BACKFILLS[name](runtime(ctx).engine, _options(batch_size, dry_run, pause))
     if json:
         output.emit_json(report.as_dict())
     else:
@@ -36,46 +40,64 @@ def _run(ctx: typer.Context, name: str, batch_size: int, dry_run: bool, json: bo
 
 @app.command("lab-versions")
 def lab_versions(
-    ctx: typer.Context, batch_size: BatchSize = DEFAULT_BATCH, dry_run: DryRun = False, json: Json = False
+    ctx: typer.Context,
+    batch_size: BatchSize = DEFAULT_BATCH,
+    dry_run: DryRun = False,
+    json: Json = False,
+    pause: Pause = 0.0,
 ):
     """One LabVersion per lab (repoVersion, baseRepoUrl); link every session to its lab's current version."""
-    _run(ctx, "lab-versions", batch_size, dry_run, json)
+    _run(ctx, "lab-versions", batch_size, dry_run, json, pause)
 
 
 @app.command("completed-at")
 def completed_at(
-    ctx: typer.Context, batch_size: BatchSize = DEFAULT_BATCH, dry_run: DryRun = False, json: Json = False
+    ctx: typer.Context,
+    batch_size: BatchSize = DEFAULT_BATCH,
+    dry_run: DryRun = False,
+    json: Json = False,
+    pause: Pause = 0.0,
 ):
     """Set completedAt = lastActivityAt on VERIFIED_PASS sessions lacking it (a documented approximation)."""
-    _run(ctx, "completed-at", batch_size, dry_run, json)
+    _run(ctx, "completed-at", batch_size, dry_run, json, pause)
 
 
 @app.command("verification-attempts")
 def verification_attempts(
-    ctx: typer.Context, batch_size: BatchSize = DEFAULT_BATCH, dry_run: DryRun = False, json: Json = False
+    ctx: typer.Context,
+    batch_size: BatchSize = DEFAULT_BATCH,
+    dry_run: DryRun = False,
+    json: Json = False,
+    pause: Pause = 0.0,
 ):
     """Carry every legacy VerificationLog row over as a PASS VerificationAttempt."""
-    _run(ctx, "verification-attempts", batch_size, dry_run, json)
+    _run(ctx, "verification-attempts", batch_size, dry_run, json, pause)
 
 
 @app.command("repo-mappings")
 def repo_mappings(
-    ctx: typer.Context, batch_size: BatchSize = DEFAULT_BATCH, dry_run: DryRun = False, json: Json = False
+    ctx: typer.Context,
+    batch_size: BatchSize = DEFAULT_BATCH,
+    dry_run: DryRun = False,
+    json: Json = False,
+    pause: Pause = 0.0,
 ):
     """GitHubRepoMapping rows from LabSession.userForkUrl (same as `forgea mapping backfill`)."""
-    _run(ctx, "repo-mappings", batch_size, dry_run, json)
+    _run(ctx, "repo-mappings", batch_size, dry_run, json, pause)
 
 
 @app.command("all")
 def run_all(
-    ctx: typer.Context, batch_size: BatchSize = DEFAULT_BATCH, dry_run: DryRun = False, json: Json = False
+    ctx: typer.Context,
+    batch_size: BatchSize = DEFAULT_BATCH,
+    dry_run: DryRun = False,
+    json: Json = False,
+    pause: Pause = 0.0,
 ):
     """Every backfill above, in order. Safe to rerun: finished work is skipped."""
     from forgea_cli.services import backfills
 
-    reports = backfills.run_all(
-        runtime(ctx).engine, batch_size=batch_size, dry_run=dry_run, progress=for_terminal()
-    )
+    reports = backfills.run_all(runtime(ctx).engine, _options(batch_size, dry_run, pause))
     if json:
         output.emit_json({"dry_run": dry_run, "backfills": [r.as_dict() for r in reports]})
         return

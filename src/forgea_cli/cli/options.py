@@ -15,3 +15,6 @@ BatchSize = Annotated[int, typer.Option("--batch-size", min=1, max=100_000, help
 LockTimeout = Annotated[
     str, typer.Option("--lock-timeout", help="PostgreSQL lock_timeout for each DDL statement.")
 ]
+Pause = Annotated[
+    float, typer.Option("--pause", min=0.0, max=60.0, help="Seconds to sleep between batches (throttle).")
+]

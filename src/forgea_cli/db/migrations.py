@@ -21,6 +21,7 @@ from forgea_cli.errors import InProgress, OperationFailed
 
 # pg_advisory_lock key shared by every forgea process that changes the schema ('forgea' in hex).
 MIGRATION_LOCK_KEY = 0x666F72676561
+LOCK_NOT_AVAILABLE = "55P03"
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class Timeouts:
     lock_timeout: str = "5s"
     statement_timeout: str = "30min"
     lock_wait_seconds: float = 10.0
+    lock_retries: int = 3  # attempts per run when a DDL statement hits lock_timeout
+    lock_retry_pause: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,7 @@ def locked_connection(engine: Engine, timeouts: Timeouts) -> Iterator[Connection
 def _explain_database_error(exc: DBAPIError) -> OperationFailed:
     sqlstate = getattr(exc.orig, "sqlstate", None)
     first_line = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-    if sqlstate == "55P03":
+    if sqlstate == LOCK_NOT_AVAILABLE:
         return OperationFailed(
             f"migration gave up waiting for a table lock ({first_line}); the revision was rolled back",
             hint="the web app holds long transactions; rerun, or raise --lock-timeout",

@@ -14,27 +14,36 @@ from forgea_cli.db.duplicate_queries import DuplicateGroup, find_active_duplicat
 from forgea_cli.db.engine import connect
 from forgea_cli.errors import Conflict
 from forgea_cli.progress import Progress
-from forgea_cli.services.batching import BackfillReport, run_keyset
+from forgea_cli.services.batching import BackfillReport, KeysetJob, run_keyset
 from forgea_cli.services.transitions import TransitionRequest, transition_session
 
 DEFAULT_BATCH_SIZE = 5000
 
 
-def lab_versions(
-    engine: Engine,
-    *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    dry_run: bool = False,
-    progress: Progress | None = None,
-) -> BackfillReport:
+@dataclass(frozen=True)
+class BackfillOptions:
+    batch_size: int = DEFAULT_BATCH_SIZE
+    dry_run: bool = False
+    progress: Progress | None = None
+    pause: float = 0.0  # seconds between batches, to throttle on a busy primary
+
+
+def _keyset(engine: Engine, job: KeysetJob, options: BackfillOptions) -> BackfillReport:
+    return run_keyset(
+        engine,
+        job,
+        batch_size=options.batch_size,
+        dry_run=options.dry_run,
+        progress=options.progress,
+        pause=options.pause,
+    )
+
+
+def lab_versions(engine: Engine, options: BackfillOptions) -> BackfillReport:
     """One LabVersion per Lab from (repoVersion, baseRepoUrl); every session linked to its lab's."""
-    labs = run_keyset(
-        engine, backfill_jobs.LAB_VERSIONS, batch_size=batch_size, dry_run=dry_run, progress=progress
-    )
-    sessions = run_keyset(
-        engine, backfill_jobs.SESSION_VERSIONS, batch_size=batch_size, dry_run=dry_run, progress=progress
-    )
-    report = BackfillReport("lab-versions", dry_run)
+    labs = _keyset(engine, backfill_jobs.LAB_VERSIONS, options)
+    sessions = _keyset(engine, backfill_jobs.SESSION_VERSIONS, options)
+    report = BackfillReport("lab-versions", options.dry_run)
     report.pending = labs.pending + sessions.pending
     report.changed = labs.changed + sessions.changed
     report.batches = labs.batches + sessions.batches
@@ -42,45 +51,25 @@ def lab_versions(
     return report
 
 
-def completed_at(
-    engine: Engine,
-    *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    dry_run: bool = False,
-    progress: Progress | None = None,
-) -> BackfillReport:
+def completed_at(engine: Engine, options: BackfillOptions) -> BackfillReport:
     """completedAt = lastActivityAt for VERIFIED_PASS sessions that predate the trigger (approximation)."""
-    return run_keyset(
-        engine, backfill_jobs.COMPLETED_AT, batch_size=batch_size, dry_run=dry_run, progress=progress
-    )
+    return _keyset(engine, backfill_jobs.COMPLETED_AT, options)
 
 
-def verification_attempts(
-    engine: Engine,
-    *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    dry_run: bool = False,
-    progress: Progress | None = None,
-) -> BackfillReport:
+def verification_attempts(engine: Engine, options: BackfillOptions) -> BackfillReport:
     """Each legacy VerificationLog row becomes a PASS attempt (attempt 1 unless the session has others)."""
-    return run_keyset(
-        engine, backfill_jobs.VERIFICATION_ATTEMPTS, batch_size=batch_size, dry_run=dry_run, progress=progress
-    )
+    return _keyset(engine, backfill_jobs.VERIFICATION_ATTEMPTS, options)
 
 
-def repo_mappings(
-    engine: Engine,
-    *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    dry_run: bool = False,
-    progress: Progress | None = None,
-) -> BackfillReport:
+def repo_mappings(engine: Engine, options: BackfillOptions) -> BackfillReport:
     from forgea_cli.services.mappings import backfill_repo_mappings
 
-    return backfill_repo_mappings(engine, batch_size=batch_size, dry_run=dry_run, progress=progress)
+    return backfill_repo_mappings(
+        engine, batch_size=options.batch_size, dry_run=options.dry_run, progress=options.progress
+    )
 
 
-BACKFILLS: dict[str, Callable[..., BackfillReport]] = {
+BACKFILLS: dict[str, Callable[[Engine, BackfillOptions], BackfillReport]] = {
     "lab-versions": lab_versions,
     "completed-at": completed_at,
     "verification-attempts": verification_attempts,
@@ -88,16 +77,8 @@ BACKFILLS: dict[str, Callable[..., BackfillReport]] = {
 }
 
 
-def run_all(
-    engine: Engine,
-    *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    dry_run: bool = False,
-    progress: Progress | None = None,
-) -> list[BackfillReport]:
-    return [
-        run(engine, batch_size=batch_size, dry_run=dry_run, progress=progress) for run in BACKFILLS.values()
-    ]
+def run_all(engine: Engine, options: BackfillOptions) -> list[BackfillReport]:
+    return [run(engine, options) for run in BACKFILLS.values()]
 
 
 @dataclass

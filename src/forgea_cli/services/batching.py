@@ -7,6 +7,7 @@ its current batch; a rerun finds only what is still pending, so it never does wo
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,7 +78,9 @@ def run_keyset(
     batch_size: int,
     dry_run: bool,
     progress: Progress | None = None,
+    pause: float = 0.0,
 ) -> BackfillReport:
+    """`pause` seconds between batches lets an operator throttle a backfill on a busy primary."""
     progress = progress or NoProgress()
     report = BackfillReport(job.name, dry_run)
     with connect(engine) as connection:
@@ -96,6 +99,8 @@ def run_keyset(
                 report.batches += 1
                 progress.advance(changed)
                 low = high
+                if pause:
+                    time.sleep(pause)
         finally:
             connection.rollback()
             progress.finish()

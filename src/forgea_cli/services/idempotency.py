@@ -1,0 +1,97 @@
+"""Idempotency keys of session creation (pure): the request fingerprint, the key names, the lease.
+
+DESIGN §5, after brandur's rocket-rides-atomic: a key remembers one creation request (by the hash
+of its normalised parameters), how far it got (the recovery point) and, once finished, its result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from forgea_cli.errors import InvalidInput
+
+# A run holds a key for this long after its last step; a rerun may take it over afterwards.
+LEASE_SECONDS = 90.0
+MAX_KEY_LENGTH = 200
+_KEY_TEXT = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no blanks: safe in a shell and a table
+
+
+class RecoveryPoint(StrEnum):
+    STARTED = "STARTED"
+    REPO_CREATED = "REPO_CREATED"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+
+
+class ErrorCode(StrEnum):
+    """Why a key is FAILED (IdempotencyKey.errorCode)."""
+
+    GITHUB_NOT_FOUND = "GITHUB_NOT_FOUND"  # the template (or the org) is not visible to the token
+    GITHUB_AUTH_FAILED = "GITHUB_AUTH_FAILED"
+    GITHUB_REFUSED = "GITHUB_REFUSED"
+    REPO_NAME_CONFLICT = "REPO_NAME_CONFLICT"  # our deterministic name is held by an unrelated repo
+    FORK_NOT_FOUND = "FORK_NOT_FOUND"  # --fork-url names no visible repository
+    REPO_ALREADY_MAPPED = "REPO_ALREADY_MAPPED"  # --fork-url repo already belongs to a session
+    ACTIVE_SESSION_EXISTS = "ACTIVE_SESSION_EXISTS"
+    REPO_CLEANUP_PENDING = "REPO_CLEANUP_PENDING"  # a repo we created could not be deleted
+    ABANDONED = "ABANDONED"
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    """The normalised request a key stands for; equal requests hash equally."""
+
+    user_id: uuid.UUID
+    lab_id: uuid.UUID
+    lab_version_id: uuid.UUID
+    fork_url: str | None  # canonical URL (no credentials), or None to generate from the template
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "userId": str(self.user_id),
+            "labId": str(self.lab_id),
+            "labVersionId": str(self.lab_version_id),
+            "forkUrl": self.fork_url,
+        }
+
+    def request_hash(self) -> str:
+        canonical = json.dumps(self.params(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> CreateRequest:
+        return cls(
+            user_id=uuid.UUID(params["userId"]),
+            lab_id=uuid.UUID(params["labId"]),
+            lab_version_id=uuid.UUID(params["labVersionId"]),
+            fork_url=params.get("forkUrl"),
+        )
+
+
+def default_key(user_id: uuid.UUID, lab_version_id: uuid.UUID) -> str:
+    """One key per (student, lab version): the same command run twice is a replay, not a second repo.
+
+    Roster rows use the same key, so a roster rerun (in any order) and a single `session create`
+    for a student already on the roster replay each other.
+    """
+    return f"create:{user_id}:{lab_version_id}"
+
+
+def check_key(key: str) -> str:
+    if not key or len(key) > MAX_KEY_LENGTH or not _KEY_TEXT.fullmatch(key):
+        raise InvalidInput(
+            f"invalid idempotency key: use 1 to {MAX_KEY_LENGTH} printable characters without blanks"
+        )
+    return key
+
+
+def is_abandoned(error_code: str | None, result: dict[str, Any] | None) -> bool:
+    """Abandoned keys stay failed; other failed keys may be run again (same planned id and name)."""
+    original = ((result or {}).get("error") or {}).get("code")
+    return ErrorCode.ABANDONED in (error_code, original)

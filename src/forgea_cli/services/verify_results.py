@@ -1,0 +1,87 @@
+"""What every verify-constraints check reports (pure: standard library only)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import Any
+
+GROUPS = ("migrations", "catalog", "probes", "data")
+
+
+class CheckStatus(StrEnum):
+    FAIL = "fail"
+    WARN = "warn"
+    SKIP = "skip"
+    PASS = "pass"
+
+
+# Failures first, then what needs a look, then what was not checked, then what holds.
+STATUS_ORDER = {CheckStatus.FAIL: 0, CheckStatus.WARN: 1, CheckStatus.SKIP: 2, CheckStatus.PASS: 3}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One check: a stable id (e.g. ``catalog.trigger.labsession_lifecycle_guard``) and its verdict."""
+
+    id: str
+    group: str
+    object: str
+    status: CheckStatus
+    message: str
+    expected: Any = None
+    found: Any = None
+    hint: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        document = asdict(self)
+        document["status"] = str(self.status)
+        return document
+
+    def escalated(self) -> CheckResult:
+        """The same result as a failure (``--fail-on warn``)."""
+        return CheckResult(**{**self.__dict__, "status": CheckStatus.FAIL})
+
+
+def passed(check_id: str, obj: str, message: str, *, expected: Any = None, found: Any = None) -> CheckResult:
+    return CheckResult(check_id, _group(check_id), obj, CheckStatus.PASS, message, expected, found)
+
+
+def failed(
+    check_id: str, obj: str, message: str, *, expected: Any = None, found: Any = None, hint: str | None = None
+) -> CheckResult:
+    return CheckResult(check_id, _group(check_id), obj, CheckStatus.FAIL, message, expected, found, hint)
+
+
+def warned(
+    check_id: str, obj: str, message: str, *, expected: Any = None, found: Any = None, hint: str | None = None
+) -> CheckResult:
+    return CheckResult(check_id, _group(check_id), obj, CheckStatus.WARN, message, expected, found, hint)
+
+
+def skipped(check_id: str, obj: str, message: str, *, hint: str | None = None) -> CheckResult:
+    return CheckResult(check_id, _group(check_id), obj, CheckStatus.SKIP, message, hint=hint)
+
+
+def judged(
+    ok: bool,
+    check_id: str,
+    obj: str,
+    message: str,
+    *,
+    expected: Any = None,
+    found: Any = None,
+    hint: str | None = None,
+    otherwise: CheckStatus = CheckStatus.FAIL,
+) -> CheckResult:
+    """Pass when ``ok``; else ``otherwise`` (fail by default) with the hint."""
+    if ok:
+        return passed(check_id, obj, message, expected=expected, found=found)
+    return CheckResult(check_id, _group(check_id), obj, otherwise, message, expected, found, hint)
+
+
+def _group(check_id: str) -> str:
+    group = check_id.split(".", 1)[0]
+    if group not in GROUPS:
+        raise ValueError(f"check id {check_id!r} does not start with a group ({', '.join(GROUPS)})")
+    return group
