@@ -15,7 +15,8 @@ from forgea_cli.services.migrations import adopt
 EXPAND_DONE = "0005_f6_session_indexes"
 LEGACY_TABLES = ("User", "Lab", "LabSession", "VerificationLog", "ResumeBullet", "AuditLog")
 LEGACY_COLUMNS = {
-    "LabSession": '"id", "userId", "labId", "status", "userForkUrl", "previewUrl", "startedAt", "lastActivityAt"',
+    "LabSession": '"id", "userId", "labId", "status", "userForkUrl", "previewUrl", "startedAt", '
+    '"lastActivityAt"',
 }
 
 
@@ -125,7 +126,8 @@ class LegacyWriter:
     def audit(self, user_id: uuid.UUID, session_id: uuid.UUID) -> None:
         self.conn.execute(
             'INSERT INTO "AuditLog" (id, "userId", "actorId", action, metadata) '
-            "VALUES (%s, %s, %s, 'LAB_START', jsonb_build_object('labSessionId', %s::text, 'actorType', 'USER'))",
+            "VALUES (%s, %s, %s, 'LAB_START', "
+            "jsonb_build_object('labSessionId', %s::text, 'actorType', 'USER'))",
             (uuid.uuid4(), user_id, str(user_id), str(session_id)),
         )
 

@@ -32,7 +32,8 @@ def _assert_writer_works(url: str) -> None:
     try:
         session_id = writer.replay()
         row = writer.conn.execute(
-            'SELECT status, "labVersionId" IS NOT NULL, "completedAt" IS NOT NULL FROM "LabSession" WHERE id = %s',
+            'SELECT status, "labVersionId" IS NOT NULL, "completedAt" IS NOT NULL '
+            'FROM "LabSession" WHERE id = %s',
             (session_id,),
         ).fetchone()
         assert row == ("VERIFIED_PASS", True, True)
