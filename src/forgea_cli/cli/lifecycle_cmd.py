@@ -2,6 +2,37 @@
 
 from __future__ import annotations
 
+from enum import Enum
+from typing import Annotated
+
 import typer
 
+from forgea_cli.cli import output
+
 app = typer.Typer(help="The LabSession lifecycle (the single source of truth).", no_args_is_help=True)
+
+
+class Format(str, Enum):
+    table = "table"
+    mermaid = "mermaid"
+    json = "json"
+
+
+@app.command()
+def show(
+    format: Annotated[Format, typer.Option("--format", help="table, mermaid or json.")] = Format.table,
+) -> None:
+    """Print the transition table with its preconditions (no database needed)."""
+    from forgea_cli import lifecycle
+
+    if format is Format.mermaid:
+        typer.echo(lifecycle.mermaid(), nl=False)
+    elif format is Format.json:
+        output.emit_json(lifecycle.as_json_document())
+    else:
+        rows = [
+            (r["from"], r["to"], "yes" if r["allowed"] else "no", r["precondition_text"] or "")
+            for r in lifecycle.as_rows()
+            if not r["unchanged"]
+        ]
+        output.table("LabSession transitions", ["from", "to", "allowed", "precondition"], rows)

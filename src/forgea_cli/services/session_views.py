@@ -1,0 +1,113 @@
+"""Read-only views of sessions: `session show` (one, with its history) and `session list`."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Engine
+
+from forgea_cli import lifecycle
+from forgea_cli.db import session_listing, session_queries
+from forgea_cli.db.engine import connect
+from forgea_cli.errors import InvalidInput, NotFound
+from forgea_cli.urls import canonical_repo_url
+
+
+def find_session_id(
+    engine: Engine,
+    *,
+    session_id: str | None = None,
+    repo_id: int | None = None,
+    repo_url: str | None = None,
+    web_host: str = "github.com",
+) -> uuid.UUID:
+    """Exactly one of the three names a session; --repo-url goes through the mapping, then the legacy match."""
+    given = [v is not None for v in (session_id, repo_id, repo_url)]
+    if sum(given) != 1:
+        raise InvalidInput("name the session by exactly one of: ID, --repo-id, --repo-url")
+    if session_id is not None:
+        return parse_session_id(session_id)
+    with connect(engine) as connection:
+        if repo_id is not None:
+            found = session_queries.session_id_by_repo_id(connection, repo_id)
+            if found is None:
+                raise NotFound(f"no session is mapped to GitHub repository id {repo_id}")
+            return found
+        assert repo_url is not None
+        return _by_url(connection, repo_url, web_host)
+
+
+def _by_url(connection, repo_url: str, web_host: str) -> uuid.UUID:
+    canonical = canonical_repo_url(repo_url, web_host)
+    found = session_queries.session_id_by_canonical_url(connection, canonical)
+    if found is not None:
+        return found
+    legacy = session_queries.session_ids_by_fork_url(connection, repo_url.strip())
+    if len(legacy) == 1:
+        return legacy[0]
+    if legacy:
+        raise InvalidInput(f"{len(legacy)} sessions have userForkUrl {repo_url!r}; name one by its ID")
+    raise NotFound(f"no session is bound to {canonical}")
+
+
+def parse_session_id(text: str) -> uuid.UUID:
+    return parse_uuid(text, "session id")
+
+
+def show_session(engine: Engine, session_id: uuid.UUID) -> dict[str, Any]:
+    with connect(engine) as connection:
+        detail = session_queries.session_detail(connection, session_id)
+        if detail is None:
+            raise NotFound(f"no lab session {session_id}")
+        state = session_queries.load_state(connection, session_id)
+        assert state is not None
+        facts = session_queries.load_facts(connection, state)
+        return {
+            "session": detail,
+            "next": _next_statuses(state.status, facts),
+            "mapping": session_queries.session_mapping(connection, session_id),
+            "attempts": session_queries.session_attempts(connection, session_id),
+            "audit": session_queries.session_audit(connection, session_id),
+        }
+
+
+def _next_statuses(current: lifecycle.Status, facts: lifecycle.Facts) -> list[dict[str, str]]:
+    """What `session transition` would do for each other status, judged by the lifecycle module."""
+    return [
+        {"to": str(target), "outcome": str(lifecycle.judge(current, target, facts))}
+        for target in lifecycle.Status
+        if target != current
+    ]
+
+
+def list_sessions(
+    engine: Engine,
+    *,
+    statuses: tuple[lifecycle.Status, ...] = (),
+    lab_id: str | None = None,
+    user: str | None = None,
+    idle_for=None,
+    limit: int = 50,
+) -> list[dict[str, Any]]:
+    with connect(engine) as connection:
+        user_id = None
+        if user is not None:
+            user_id = session_listing.user_id_for(connection, user)
+            if user_id is None:
+                raise NotFound(f"no user {user!r} (give a user id or an email)")
+        filters = session_listing.SessionFilters(
+            statuses=tuple(str(s) for s in statuses),
+            lab_id=parse_uuid(lab_id, "lab id") if lab_id else None,
+            user_id=user_id,
+            idle_for=idle_for,
+            limit=limit,
+        )
+        return session_listing.list_sessions(connection, filters)
+
+
+def parse_uuid(text: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text.strip())
+    except ValueError:
+        raise InvalidInput(f"not a {what} (a UUID): {text!r}") from None
