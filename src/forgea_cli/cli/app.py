@@ -72,8 +72,7 @@ app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(repo_cmd.app, name="repo")
 app.add_typer(lifecycle_cmd.app, name="lifecycle")
 app.command(name="demo")(demo_cmd.demo)
-if hasattr(verify_cmd, "verify_constraints"):
-    app.command(name="verify-constraints")(verify_cmd.verify_constraints)
+app.command(name="verify-constraints")(verify_cmd.verify_constraints)
 
 
 def _version(value: bool) -> None:

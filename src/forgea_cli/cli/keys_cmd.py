@@ -2,6 +2,152 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
+from forgea_cli.cli import output
+from forgea_cli.cli.options import DryRun, Json, Yes
+from forgea_cli.cli.runtime import runtime
+
 app = typer.Typer(help="Idempotency keys of session creation: list, resume, abandon.", no_args_is_help=True)
+
+KeyArgument = Annotated[str, typer.Argument(help="The idempotency key (as `keys list` shows it).")]
+ActorOption = Annotated[
+    str | None, typer.Option("--actor", help="Whose key (default: FORGEA_ACTOR, the one running this).")
+]
+
+
+def _config(ctx: typer.Context):
+    from forgea_cli.services.session_create import CreationConfig
+
+    return CreationConfig.from_settings(runtime(ctx).settings)
+
+
+@app.command("list")
+def list_keys(
+    ctx: typer.Context,
+    stuck: Annotated[
+        bool,
+        typer.Option("--stuck", help="Only keys that need an operator: no live run, or cleanup pending."),
+    ] = False,
+    all_actors: Annotated[
+        bool, typer.Option("--all-actors", help="Keys of every actor, not only yours.")
+    ] = False,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, max=10_000, help="At most this many, newest first.")
+    ] = 100,
+    json: Json = False,
+) -> None:
+    """Keys with their recovery point, state and the next step to take."""
+    from forgea_cli.services import keys
+
+    views = keys.list_keys(
+        runtime(ctx).engine, _config(ctx), stuck_only=stuck, all_actors=all_actors, limit=limit
+    )
+    if json:
+        output.emit_json([view.as_dict() for view in views])
+        return
+    output.table(
+        None,
+        ["key", "state", "point", "error", "session / planned", "repository", "last run"],
+        [
+            (
+                v.row.key,
+                v.state,
+                v.row.recovery_point,
+                v.row.error_code,
+                v.row.lab_session_id or v.row.planned_session_id,
+                v.row.repo_full_name,
+                v.row.last_run_at.strftime("%Y-%m-%d %H:%M:%S"),
+            )
+            for v in views
+        ],
+    )
+    if not views:
+        output.say("no keys" + (" need attention" if stuck else ""))
+
+
+@app.command()
+def resume(
+    ctx: typer.Context,
+    key: KeyArgument,
+    actor: ActorOption = None,
+    dry_run: DryRun = False,
+    json: Json = False,
+) -> None:
+    """Continue a stuck creation from its recovery point (a finished key replays its result)."""
+    from forgea_cli.github.factory import make_gateway
+    from forgea_cli.services import keys
+
+    rt = runtime(ctx)
+    config = _config(ctx)
+    if dry_run:
+        view = keys.show_key(rt.engine, config, key, actor=actor)
+        document = {"dryRun": True, **view.as_dict()}
+        if json:
+            output.emit_json(document)
+        else:
+            output.show(
+                f"key {key}: {document['state']} at {document['recoveryPoint']}; next: {document['next']}"
+            )
+        return
+    gateway = make_gateway(rt.settings)
+    try:
+        outcome = keys.resume_key(rt.engine, gateway, config, key, actor=actor)
+    finally:
+        _close(gateway)
+    if json:
+        output.emit_json(outcome.as_dict())
+        return
+    verb = "created" if outcome.outcome == "created" else "already created (replayed)"
+    output.show(f"session {outcome.result.get('labSessionId')} {verb}: {outcome.result.get('htmlUrl')}")
+
+
+@app.command()
+def abandon(
+    ctx: typer.Context,
+    key: KeyArgument,
+    actor: ActorOption = None,
+    yes: Yes = False,
+    dry_run: DryRun = False,
+    json: Json = False,
+) -> None:
+    """Close a key for good, deleting the repository it created (never a --fork-url one)."""
+    from forgea_cli.github.factory import make_gateway
+    from forgea_cli.services import keys
+
+    rt = runtime(ctx)
+    config = _config(ctx)
+    gateway = make_gateway(rt.settings)
+    try:
+        preview = keys.abandon_key(rt.engine, gateway, config, key, actor=actor, dry_run=True)
+        if dry_run:
+            _render_abandon(preview, json)
+            return
+        what = f" and delete the repository {preview.repo}" if preview.repo else ""
+        output.confirm_or_abort(f"Abandon key {key}{what}?", yes=yes)
+        report = keys.abandon_key(rt.engine, gateway, config, key, actor=actor)
+    finally:
+        _close(gateway)
+    _render_abandon(report, json)
+
+
+def _render_abandon(report, json: bool) -> None:
+    if json:
+        output.emit_json(report.as_dict())
+        return
+    if report.dry_run:
+        repo = f"delete {report.repo}" if report.repo else "delete no repository"
+        output.show(f"dry run: would abandon key {report.key} ({report.state_before}) and {repo}")
+    elif report.state_before == "abandoned":
+        output.show(f"key {report.key} was already abandoned")
+    else:
+        deleted = f"; deleted {report.repo}" if report.deleted else ""
+        output.show(f"abandoned key {report.key}{deleted}")
+
+
+def _close(gateway: object) -> None:
+    close = getattr(gateway, "close", None)
+    if close is not None:
+        close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -12,7 +12,7 @@ from forgea_cli.cli import output
 app = typer.Typer(help="The LabSession lifecycle (the single source of truth).", no_args_is_help=True)
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     mermaid = "mermaid"
     json = "json"

@@ -38,13 +38,14 @@ def transition(
     session_id: Annotated[str, typer.Argument(metavar="ID", help="The session id.")],
     to: Annotated[str, typer.Option("--to", help=f"Target status: {STATUS_HELP}.")],
     expect: Annotated[
-        list[str] | None, typer.Option("--expect", help="Refuse unless the session is in this status (repeatable).")
+        list[str] | None,
+        typer.Option("--expect", help="Refuse unless the session is in this status (repeatable)."),
     ] = None,
     reason: Annotated[str | None, typer.Option("--reason", help="Why; stored in the audit row.")] = None,
     dry_run: DryRun = False,
     json: Json = False,
 ) -> None:
-    """Change a session's status: one compare-and-set plus one audit row. --dry-run shows the database's verdict."""
+    """Change a status: one compare-and-set plus one audit row. --dry-run asks the database and rolls back."""
     from forgea_cli.services.session_views import parse_session_id
     from forgea_cli.services.transitions import TransitionRequest, transition_session
 
@@ -64,11 +65,12 @@ def transition(
         output.say(f"session {result.session_id} is already {result.to_status}; nothing changed")
     elif dry_run:
         output.say(
-            f"dry run: the database accepts {result.from_status} -> {result.to_status} for {result.session_id}; "
-            "rolled back"
+            f"dry run: the database accepts {result.from_status} -> {result.to_status} "
+            f"for {result.session_id}; rolled back"
         )
     else:
-        output.say(f"session {result.session_id}: {result.from_status} -> {result.to_status} (audit {result.audit_id})")
+        change = f"{result.from_status} -> {result.to_status}"
+        output.say(f"session {result.session_id}: {change} (audit {result.audit_id})")
 
 
 @app.command()
@@ -76,7 +78,9 @@ def show(
     ctx: typer.Context,
     session_id: Annotated[str | None, typer.Argument(metavar="[ID]", help="The session id.")] = None,
     repo_id: Annotated[int | None, typer.Option("--repo-id", help="GitHub repository id.")] = None,
-    repo_url: Annotated[str | None, typer.Option("--repo-url", help="Any spelling of the repository URL.")] = None,
+    repo_url: Annotated[
+        str | None, typer.Option("--repo-url", help="Any spelling of the repository URL.")
+    ] = None,
     json: Json = False,
 ) -> None:
     """A session with its lab and version, repo mapping, verification attempts and audit timeline."""
@@ -112,9 +116,8 @@ def _render_show(view: dict) -> None:
         output.show(f"  {label:<14}{session.get(key) or '-'}")
     mapping = view["mapping"]
     if mapping:
-        output.show(
-            f"  {'repo':<14}{mapping['canonicalUrl']} id={mapping['providerRepoId'] or '-'} ({mapping['resolution']})"
-        )
+        repo_id = mapping["providerRepoId"] or "-"
+        output.show(f"  {'repo':<14}{mapping['canonicalUrl']} id={repo_id} ({mapping['resolution']})")
     else:
         output.show(f"  {'repo':<14}not mapped yet")
     nexts = ", ".join(f"{n['to']}: {n['outcome']}" for n in view["next"])
@@ -123,7 +126,9 @@ def _render_show(view: dict) -> None:
         rows = [(a["attemptNumber"], a["result"], a["commitSha"], a["createdAt"]) for a in view["attempts"]]
         output.table("verification attempts", ["#", "result", "commit", "at"], rows)
     if view["audit"]:
-        rows = [(a["createdAt"], a["action"], a["actorId"], _audit_summary(a["metadata"])) for a in view["audit"]]
+        rows = [
+            (a["createdAt"], a["action"], a["actorId"], _audit_summary(a["metadata"])) for a in view["audit"]
+        ]
         output.table("audit timeline", ["at", "action", "actor", "details"], rows)
 
 
@@ -131,7 +136,8 @@ def _audit_summary(metadata: dict | None) -> str:
     if not metadata:
         return ""
     if metadata.get("statusChanged"):
-        return f"{metadata.get('fromStatus')} -> {metadata.get('toStatus')} {metadata.get('reason') or ''}".strip()
+        change = f"{metadata.get('fromStatus')} -> {metadata.get('toStatus')}"
+        return f"{change} {metadata.get('reason') or ''}".strip()
     return metadata.get("reason") or ""
 
 

@@ -1,3 +1,155 @@
 """`forgea verify-constraints`: catalog, behaviour probes, data invariants, migrations."""
 
 from __future__ import annotations
+
+import json as jsonlib
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from forgea_cli.cli import output
+from forgea_cli.cli.options import Json
+from forgea_cli.cli.runtime import runtime
+
+
+class Group(StrEnum):
+    migrations = "migrations"
+    catalog = "catalog"
+    probes = "probes"
+    data = "data"
+
+
+class FailOn(StrEnum):
+    error = "error"
+    warn = "warn"
+
+
+STYLE = {"fail": "bold red", "warn": "yellow", "skip": "dim", "pass": "green"}
+LABEL = {"fail": "FAIL", "warn": "WARN", "skip": "SKIP", "pass": "ok"}
+
+
+def verify_constraints(
+    ctx: typer.Context,
+    json: Json = False,
+    junit: Annotated[
+        Path | None,
+        typer.Option(
+            "--junit", dir_okay=False, metavar="FILE", help="Also write a JUnit XML report to FILE."
+        ),
+    ] = None,
+    no_probes: Annotated[
+        bool, typer.Option("--no-probes", help="Skip the behaviour probes (for a read-only replica).")
+    ] = False,
+    only: Annotated[
+        list[Group] | None,
+        typer.Option(
+            "--only",
+            metavar="GROUP",
+            help="Run only this group (repeatable): migrations, catalog, probes, data.",
+        ),
+    ] = None,
+    fail_on: Annotated[
+        FailOn,
+        typer.Option("--fail-on", help="Lowest level that fails the run: error, or warn (coverage too)."),
+    ] = FailOn.error,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List the passing checks too.")] = False,
+) -> None:
+    """Check the live database against this build: catalog, behaviour probes, data, migrations.
+
+    Exit 0 when everything holds, 1 when a check fails, 6 when the database is unreachable.
+
+    The probes write only inside one transaction that is always rolled back.
+    """
+    from forgea_cli.services import verify
+    from forgea_cli.services.verify_junit import junit_xml
+
+    state = runtime(ctx)
+    options = verify.VerifyOptions(
+        groups=tuple(g.value for g in only) if only else verify.VerifyOptions.groups,
+        probes=not no_probes,
+        fail_on=fail_on.value,
+        web_url=state.settings.github_web_url,
+    )
+    options.selected()  # bad combinations fail before the database is touched
+    report = verify.verify_constraints(state.engine, options)
+    if junit is not None:
+        junit.write_text(junit_xml(report.by_group(), report.seconds), encoding="utf-8")
+    if json:
+        output.emit_json(report.as_document())
+    elif sys.stdout.isatty():
+        _rich_tables(report, verbose)
+    else:
+        _plain_lines(report, verbose)
+    if junit is not None:
+        output.say(f"JUnit report written to {junit}")
+    raise typer.Exit(report.exit_code)
+
+
+def _summary(counts: dict[str, int]) -> str:
+    parts = [
+        f"{counts[s]} {word}"
+        for s, word in (("fail", "failed"), ("warn", "warnings"), ("skip", "skipped"), ("pass", "passed"))
+        if counts[s]
+    ]
+    return ", ".join(parts) or "no checks"
+
+
+def _compact(value: Any, limit: int = 400) -> str:
+    text = value if isinstance(value, str) else jsonlib.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _plain_lines(report, verbose: bool) -> None:
+    lines = []
+    for group, results in report.by_group().items():
+        lines.append(f"== {group}: {_summary(report.counts(results))}")
+        for result in results:
+            status = str(result.status)
+            if status == "pass" and not verbose:
+                continue
+            lines.append(f"{LABEL[status]:<4}  {result.id}  {result.message}")
+            if status in ("fail", "warn"):
+                lines.append(f"      expected: {_compact(result.expected)}")
+                lines.append(f"      found:    {_compact(result.found)}")
+            if result.hint and status != "pass":
+                lines.append(f"      hint:     {result.hint}")
+    lines.append(f"verify-constraints: {_summary(report.counts())} (revision {report.revisions.current})")
+    typer.echo("\n".join(lines))
+
+
+def _rich_tables(report, verbose: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    for group, results in report.by_group().items():
+        grid = Table(title=f"{group} — {_summary(report.counts(results))}", title_justify="left", expand=True)
+        grid.add_column("", no_wrap=True)
+        grid.add_column("check", overflow="fold", ratio=2)
+        grid.add_column("what was found", overflow="fold", ratio=5)
+        hidden = 0
+        for result in results:
+            status = str(result.status)
+            if status == "pass" and not verbose:
+                hidden += 1
+                continue
+            detail = _escape(result.message)
+            if status in ("fail", "warn"):
+                detail += f"\n[dim]expected[/dim] {_escape(_compact(result.expected, 300))}"
+                detail += f"\n[dim]found[/dim]    {_escape(_compact(result.found, 300))}"
+            if result.hint and status != "pass":
+                detail += f"\n[dim]hint[/dim]     {_escape(result.hint)}"
+            grid.add_row(f"[{STYLE[status]}]{LABEL[status]}[/]", _escape(result.id), detail)
+        if hidden:
+            grid.add_row(f"[{STYLE['pass']}]ok[/]", f"{hidden} more checks", "passed (--verbose lists them)")
+        console.print(grid)
+    console.print(f"verify-constraints: {_summary(report.counts())} (revision {report.revisions.current})")
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

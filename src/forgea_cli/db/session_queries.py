@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, or_, select, update
+from sqlalchemy import Connection, exists, or_, select, text
 
 from forgea_cli import lifecycle
 from forgea_cli.db.tables import (
@@ -56,16 +57,67 @@ def load_facts(connection: Connection, state: SessionState) -> lifecycle.Facts:
     return lifecycle.Facts(has_pass_evidence=bool(evidence), other_active_session=bool(other))
 
 
-def compare_and_set_status(
-    connection: Connection, session_id: uuid.UUID, seen: lifecycle.Status, target: lifecycle.Status
-) -> Any | None:
-    """The one statement of a transition: changes the row only if nobody changed it since we read it."""
-    return connection.execute(
-        update(lab_session)
-        .where(and_(lab_session.c.id == session_id, lab_session.c.status == str(seen)))
-        .values(status=str(target))
-        .returning(lab_session.c.status, lab_session.c.completedAt)
+# One round trip: read the row, compare-and-set its status, write the audit row. In READ COMMITTED a
+# concurrent change makes PostgreSQL recheck `s.status = seen.status` against the new row version,
+# which fails, so a lost race changes nothing and `changed` comes back false.
+_TRANSITION = text(
+    """
+    WITH seen AS (
+        SELECT "id", "status", "userId", "labId" FROM "LabSession" WHERE "id" = :session_id
+    ), changed AS (
+        UPDATE "LabSession" s SET "status" = CAST(:target AS "LabStatus")
+        FROM seen
+        WHERE s."id" = seen."id" AND s."status" = seen."status"
+          AND seen."status" <> CAST(:target AS "LabStatus")
+          AND (CAST(:expect AS text[]) IS NULL OR seen."status"::text = ANY(CAST(:expect AS text[])))
+        RETURNING s."id", s."completedAt"
+    ), audit AS (
+        INSERT INTO "AuditLog" ("id", "userId", "actorId", "action", "metadata")
+        SELECT CAST(:audit_id AS uuid), seen."userId", :actor_id, 'LAB_STATUS_TRANSITION',
+               CAST(:metadata AS jsonb)
+                   || jsonb_build_object('fromStatus', seen."status", 'labId', seen."labId")
+        FROM changed JOIN seen ON seen."id" = changed."id"
+        RETURNING "id"
+    )
+    SELECT seen."status" AS seen_status, seen."userId", seen."labId",
+           changed."id" IS NOT NULL AS changed, changed."completedAt", (SELECT "id" FROM audit) AS audit_id
+    FROM seen LEFT JOIN changed ON TRUE
+    """
+)
+
+
+@dataclass(frozen=True)
+class TransitionOutcome:
+    seen_status: lifecycle.Status
+    changed: bool
+    completed_at: Any
+    audit_id: uuid.UUID | None
+
+
+def transition_with_audit(
+    connection: Connection,
+    *,
+    session_id: uuid.UUID,
+    target: lifecycle.Status,
+    expect: list[str] | None,
+    actor_id: str,
+    metadata: dict[str, Any],
+) -> TransitionOutcome | None:
+    """None when the session does not exist."""
+    row = connection.execute(
+        _TRANSITION,
+        {
+            "session_id": session_id,
+            "target": str(target),
+            "expect": expect,
+            "audit_id": uuid.uuid4(),
+            "actor_id": actor_id,
+            "metadata": json.dumps(metadata),
+        },
     ).first()
+    if row is None:
+        return None
+    return TransitionOutcome(lifecycle.Status(row.seen_status), row.changed, row.completedAt, row.audit_id)
 
 
 def session_detail(connection: Connection, session_id: uuid.UUID) -> dict[str, Any] | None:

@@ -22,7 +22,7 @@ def find_session_id(
     repo_url: str | None = None,
     web_host: str = "github.com",
 ) -> uuid.UUID:
-    """Exactly one of the three names a session; --repo-url goes through the mapping, then the legacy match."""
+    """Exactly one of the three names a session; a URL goes through the mapping, then the legacy match."""
     given = [v is not None for v in (session_id, repo_id, repo_url)]
     if sum(given) != 1:
         raise InvalidInput("name the session by exactly one of: ID, --repo-id, --repo-url")

@@ -11,11 +11,16 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from forgea_cli import lifecycle
-from forgea_cli.audit import ActorType, AuditAction, build_metadata
-from forgea_cli.db import audit, session_queries
+from forgea_cli.audit import ActorType, build_metadata
+from forgea_cli.db import session_queries
 from forgea_cli.db.errors import lifecycle_refusal
 from forgea_cli.db.uow import UnitOfWork
 from forgea_cli.errors import ConcurrentUpdate, ExpectedStatusMismatch, NotFound
+
+# The statement fills in the real fromStatus and labId; placeholders of the longest possible size keep
+# the metadata size check conservative.
+_FROM_STATUS_PLACEHOLDER = max((str(s) for s in lifecycle.Status), key=len)
+_LAB_ID_PLACEHOLDER = str(uuid.UUID(int=0))
 
 
 @dataclass(frozen=True)
@@ -52,57 +57,67 @@ class TransitionResult:
 
 
 def transition_session(engine: Engine, request: TransitionRequest) -> TransitionResult:
+    """The trigger judges the change (it enforces the same table as `lifecycle`); asking it even in a
+    dry run means the verdict shown is the database's own."""
     with UnitOfWork(engine) as uow:
-        result = _transition(uow, request)
-        if not request.dry_run:
+        outcome = _run_statement(uow, request)
+        result = _interpret(request, outcome)
+        if result.changed and not request.dry_run:
             uow.commit()
         return result
 
 
-def _transition(uow: UnitOfWork, request: TransitionRequest) -> TransitionResult:
-    state = session_queries.load_state(uow.connection, request.session_id)
-    if state is None:
-        raise NotFound(f"no lab session {request.session_id}")
-    if request.expect and state.status not in request.expect:
-        expected = ", ".join(sorted(str(s) for s in request.expect))
-        raise ExpectedStatusMismatch(f"session {state.id} is {state.status}, not {expected} as expected")
-    if state.status == request.target:
-        return TransitionResult(state.id, state.status, request.target, False, request.dry_run)
-    # The trigger is the judge (it enforces the same table as `lifecycle`); asking it even in a dry
-    # run means the verdict shown is the database's own.
-    row = _apply(uow, state, request.target)
-    audit_id = audit.record(
-        uow.connection,
-        action=AuditAction.LAB_STATUS_TRANSITION,
-        actor_id=request.actor_id,
-        user_id=state.user_id,
-        metadata=build_metadata(
-            request.actor_type,
-            labId=str(state.lab_id),
-            labSessionId=str(state.id),
-            fromStatus=str(state.status),
-            toStatus=str(request.target),
-            statusChanged=True,
-            reason=request.reason,
-        ),
-    )
-    return TransitionResult(
-        state.id, state.status, request.target, True, request.dry_run, row.completedAt, audit_id
+def _metadata(request: TransitionRequest) -> dict:
+    return build_metadata(
+        request.actor_type,
+        labId=_LAB_ID_PLACEHOLDER,
+        labSessionId=str(request.session_id),
+        fromStatus=_FROM_STATUS_PLACEHOLDER,
+        toStatus=str(request.target),
+        statusChanged=True,
+        reason=request.reason,
     )
 
 
-def _apply(uow: UnitOfWork, state: session_queries.SessionState, target: lifecycle.Status):
+def _run_statement(uow: UnitOfWork, request: TransitionRequest) -> session_queries.TransitionOutcome:
     try:
-        row = session_queries.compare_and_set_status(uow.connection, state.id, state.status, target)
+        outcome = session_queries.transition_with_audit(
+            uow.connection,
+            session_id=request.session_id,
+            target=request.target,
+            expect=sorted(str(s) for s in request.expect) or None,
+            actor_id=request.actor_id,
+            metadata=_metadata(request),
+        )
     except DBAPIError as exc:
         refusal = lifecycle_refusal(exc)
         if refusal is None:
             raise
         raise refusal from exc
-    if row is None:
-        raise ConcurrentUpdate(
-            f"concurrent update: session {state.id} changed while this transition ran "
-            f"(it was {state.status}); nothing was written",
-            hint="run `forgea session show` and retry if still wanted",
+    if outcome is None:
+        raise NotFound(f"no lab session {request.session_id}")
+    return outcome
+
+
+def _interpret(request: TransitionRequest, outcome: session_queries.TransitionOutcome) -> TransitionResult:
+    seen = outcome.seen_status
+    if outcome.changed:
+        return TransitionResult(
+            request.session_id,
+            seen,
+            request.target,
+            True,
+            request.dry_run,
+            outcome.completed_at,
+            outcome.audit_id,
         )
-    return row
+    if request.expect and seen not in request.expect:
+        expected = ", ".join(sorted(str(s) for s in request.expect))
+        raise ExpectedStatusMismatch(f"session {request.session_id} is {seen}, not {expected} as expected")
+    if seen == request.target:
+        return TransitionResult(request.session_id, seen, request.target, False, request.dry_run)
+    raise ConcurrentUpdate(
+        f"concurrent update: session {request.session_id} changed while this transition ran "
+        f"(it was {seen}); nothing was written",
+        hint="run `forgea session show` and retry if still wanted",
+    )
