@@ -10,25 +10,42 @@ import typer
 from typer.core import TyperGroup
 
 from forgea_cli import __version__
-from forgea_cli.cli import (
-    backfill_cmd,
-    db_cmd,
-    demo_cmd,
-    keys_cmd,
-    lifecycle_cmd,
-    mapping_cmd,
-    migrate_cmd,
-    repo_cmd,
-    session_cmd,
-    session_create_cmd,  # noqa: F401  (registers `session create` on the session group)
-    verify_cmd,
-)
+from forgea_cli.cli import demo_cmd, verify_cmd
 from forgea_cli.cli.errors import debug_enabled, report
+from forgea_cli.cli.groups import GROUPS, load_group
 from forgea_cli.cli.runtime import Runtime
 
 
 class ForgeaGroup(TyperGroup):
-    """Turns every error raised below the root into a one-line message and its exit code."""
+    """Loads command groups on first use, and turns every error raised below the root into a
+    one-line message and its exit code."""
+
+    def list_commands(self, ctx) -> list[str]:
+        return [*GROUPS, *super().list_commands(ctx)]
+
+    def get_command(self, ctx, name: str):
+        if name in GROUPS:
+            if name not in self.commands:
+                self.commands[name] = load_group(name)
+            return self.commands[name]
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx, formatter) -> None:
+        rows = [(name, spec.help) for name, spec in GROUPS.items()]
+        for name in super().list_commands(ctx):
+            command = super().get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(formatter.width - 6 - len(name))))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def get_help_option(self, ctx):
+        # Typer leaves the root --help flag's default at None when absent, and coercing None loads
+        # pydantic (~100 ms) before every subcommand's --help; a False default skips that.
+        option = super().get_help_option(ctx)
+        if option is not None and option.default is None:
+            option.default = False
+        return option
 
     def invoke(self, ctx):
         try:
@@ -59,18 +76,10 @@ app = typer.Typer(
     help="Operate Forgea's lab-session binding: schema revision, backfills, sessions, checks.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,  # plain help: fast to render (no rich/markdown import) and stable for the docs
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(db_cmd.app, name="db")
-app.add_typer(migrate_cmd.app, name="migrate")
-app.add_typer(backfill_cmd.app, name="backfill")
-app.add_typer(mapping_cmd.app, name="mapping")
-app.add_typer(session_cmd.app, name="session")
-app.add_typer(keys_cmd.app, name="keys")
-app.add_typer(repo_cmd.app, name="repo")
-app.add_typer(lifecycle_cmd.app, name="lifecycle")
 app.command(name="demo")(demo_cmd.demo)
 app.command(name="verify-constraints")(verify_cmd.verify_constraints)
 

@@ -8,8 +8,9 @@ from forgea_cli.cli import output
 from forgea_cli.cli.options import BatchSize, DryRun, Json, Pause
 from forgea_cli.cli.progress import for_terminal
 from forgea_cli.cli.runtime import runtime
+from forgea_cli.cli.groups import command_group
 
-app = typer.Typer(help="Batched, resumable, idempotent backfills of the F6 rollout.", no_args_is_help=True)
+app = command_group("backfill")
 
 DEFAULT_BATCH = 5000
 

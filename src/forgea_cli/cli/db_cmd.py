@@ -7,10 +7,9 @@ import typer
 from forgea_cli.cli import output
 from forgea_cli.cli.options import Json
 from forgea_cli.cli.runtime import runtime
+from forgea_cli.cli.groups import command_group
 
-app = typer.Typer(
-    help="Manage the embedded PostgreSQL (used when FORGEA_DATABASE_URL is unset).", no_args_is_help=True
-)
+app = command_group("db")
 
 
 def _embedded(ctx: typer.Context):

@@ -9,8 +9,9 @@ import typer
 from forgea_cli.cli import output
 from forgea_cli.cli.options import DryRun, Json, Yes
 from forgea_cli.cli.runtime import runtime
+from forgea_cli.cli.groups import command_group
 
-app = typer.Typer(help="Idempotency keys of session creation: list, resume, abandon.", no_args_is_help=True)
+app = command_group("keys")
 
 KeyArgument = Annotated[str, typer.Argument(help="The idempotency key (as `keys list` shows it).")]
 ActorOption = Annotated[

@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 
 from forgea_cli.cli import output
+from forgea_cli.cli.groups import command_group
 
-app = typer.Typer(help="The LabSession lifecycle (the single source of truth).", no_args_is_help=True)
+app = command_group("lifecycle")
 
 
 class Format(StrEnum):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import typer
+from forgea_cli.cli.groups import command_group
 
-app = typer.Typer(
-    help="GitHub repo mapping: canonicalize, backfill, resolve ids, look up.", no_args_is_help=True
-)
+app = command_group("mapping")

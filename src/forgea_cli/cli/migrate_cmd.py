@@ -9,10 +9,9 @@ import typer
 from forgea_cli.cli import output
 from forgea_cli.cli.options import DryRun, Json, LockTimeout, Yes
 from forgea_cli.cli.runtime import runtime
+from forgea_cli.cli.groups import command_group
 
-app = typer.Typer(
-    help="Inspect and change the schema revision (Alembic), adopt a Prisma database.", no_args_is_help=True
-)
+app = command_group("migrate")
 
 
 def _timeouts(lock_timeout: str):

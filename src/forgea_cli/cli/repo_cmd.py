@@ -9,8 +9,9 @@ import typer
 from forgea_cli.cli import output
 from forgea_cli.cli.options import DryRun, Json, Yes
 from forgea_cli.cli.runtime import runtime
+from forgea_cli.cli.groups import command_group
 
-app = typer.Typer(help="Repositories in the GitHub org vs sessions.", no_args_is_help=True)
+app = command_group("repo")
 
 
 @app.command()

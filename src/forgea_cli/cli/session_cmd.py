@@ -11,8 +11,9 @@ import typer
 from forgea_cli.cli import output
 from forgea_cli.cli.options import DryRun, Json
 from forgea_cli.cli.runtime import runtime
+from forgea_cli.cli.groups import command_group
 
-app = typer.Typer(help="Create, inspect and transition lab sessions.", no_args_is_help=True)
+app = command_group("session")
 
 STATUS_HELP = "IN_PROGRESS, STUCK, VERIFIED_PASS or DEFERRED"
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")

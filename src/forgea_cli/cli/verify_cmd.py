@@ -79,13 +79,17 @@ def verify_constraints(
         junit.write_text(junit_xml(report.by_group(), report.seconds), encoding="utf-8")
     if json:
         output.emit_json(report.as_document())
-    elif sys.stdout.isatty():
+    elif _stdout_is_terminal():
         _rich_tables(report, verbose)
     else:
         _plain_lines(report, verbose)
     if junit is not None:
-        output.say(f"JUnit report written to {junit}")
+        typer.echo(f"JUnit report written to {junit}", err=True)  # not Rich: a long path must not wrap
     raise typer.Exit(report.exit_code)
+
+
+def _stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
 
 
 def _summary(counts: dict[str, int]) -> str:
@@ -102,6 +106,18 @@ def _compact(value: Any, limit: int = 400) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _expected_found(result, limit: int = 400) -> tuple[str, str]:
+    """For people: of two mappings only the entries that differ (--json has them whole)."""
+    expected, found = result.expected, result.found
+    if isinstance(expected, dict) and isinstance(found, dict):
+        keys = [k for k in expected.keys() | found.keys() if expected.get(k) != found.get(k)] or list(
+            expected
+        )
+        expected = {k: expected.get(k) for k in sorted(keys)}
+        found = {k: found.get(k) for k in sorted(keys)}
+    return _compact(expected, limit), _compact(found, limit)
+
+
 def _plain_lines(report, verbose: bool) -> None:
     lines = []
     for group, results in report.by_group().items():
@@ -112,8 +128,9 @@ def _plain_lines(report, verbose: bool) -> None:
                 continue
             lines.append(f"{LABEL[status]:<4}  {result.id}  {result.message}")
             if status in ("fail", "warn"):
-                lines.append(f"      expected: {_compact(result.expected)}")
-                lines.append(f"      found:    {_compact(result.found)}")
+                expected, found = _expected_found(result)
+                lines.append(f"      expected: {expected}")
+                lines.append(f"      found:    {found}")
             if result.hint and status != "pass":
                 lines.append(f"      hint:     {result.hint}")
     lines.append(f"verify-constraints: {_summary(report.counts())} (revision {report.revisions.current})")
@@ -138,8 +155,9 @@ def _rich_tables(report, verbose: bool) -> None:
                 continue
             detail = _escape(result.message)
             if status in ("fail", "warn"):
-                detail += f"\n[dim]expected[/dim] {_escape(_compact(result.expected, 300))}"
-                detail += f"\n[dim]found[/dim]    {_escape(_compact(result.found, 300))}"
+                expected, found = _expected_found(result, limit=300)
+                detail += f"\n[dim]expected[/dim] {_escape(expected)}"
+                detail += f"\n[dim]found[/dim]    {_escape(found)}"
             if result.hint and status != "pass":
                 detail += f"\n[dim]hint[/dim]     {_escape(result.hint)}"
             grid.add_row(f"[{STYLE[status]}]{LABEL[status]}[/]", _escape(result.id), detail)
