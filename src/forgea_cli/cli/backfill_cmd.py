@@ -5,10 +5,10 @@ from __future__ import annotations
 import typer
 
 from forgea_cli.cli import output
+from forgea_cli.cli.groups import command_group
 from forgea_cli.cli.options import BatchSize, DryRun, Json, Pause
 from forgea_cli.cli.progress import for_terminal
 from forgea_cli.cli.runtime import runtime
-from forgea_cli.cli.groups import command_group
 
 app = command_group("backfill")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import typer
 
 from forgea_cli.cli import output
+from forgea_cli.cli.groups import command_group
 from forgea_cli.cli.options import Json
 from forgea_cli.cli.runtime import runtime
-from forgea_cli.cli.groups import command_group
 
 app = command_group("db")
 

@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 
 from forgea_cli.cli import output
+from forgea_cli.cli.groups import command_group
 from forgea_cli.cli.options import DryRun, Json
 from forgea_cli.cli.runtime import runtime
-from forgea_cli.cli.groups import command_group
 
 app = command_group("session")
 
