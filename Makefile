@@ -30,6 +30,10 @@ test: lint
 unit: $(VENV)/.installed-test
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
+docs: $(VENV)/.installed-test
+	$(BIN)/python -m forgea_cli.cli.reference > docs/cli-reference.md
+	$(BIN)/python -m forgea_cli.db.er_diagram --write docs/schema.md
+
 snapshots: $(VENV)/.installed-test
 	$(BIN)/forgea db start >/dev/null
 	$(BIN)/python -m forgea_cli.db.snapshots.build "$$($(BIN)/forgea db url | sed 's#/forgea?#/postgres?#')"
