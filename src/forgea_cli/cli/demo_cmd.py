@@ -1,21 +1,66 @@
-"""`forgea demo`: a guided tour on the embedded database."""
+"""`forgea demo`: a guided tour on the embedded database — legacy data in, rollout, checks."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Annotated
 
 import typer
 
 from forgea_cli.cli import output
 from forgea_cli.cli.runtime import runtime
 
+DEMO_FORK = "demo-student/leaky-cache-fix"
 
-def demo(ctx: typer.Context) -> None:
-    """Start the embedded database, migrate it to head and show the migration status."""
-    from forgea_cli.services import migrations
 
-    rt = runtime(ctx)
-    output.say("$ forgea migrate upgrade")
-    before, after = migrations.upgrade(rt.engine, "head", migrations.default_timeouts())
-    output.say(f"upgraded {before or 'base'} -> {after}" if before != after else f"already at {after}")
-    output.say("$ forgea migrate status")
-    state = migrations.status(rt.engine)
-    output.show(f"current: {state.current}\nhead:    {state.head}")
+def demo(
+    ctx: typer.Context,
+    reset: Annotated[
+        bool, typer.Option("--reset", help="Drop the demo database and build it again.")
+    ] = False,
+) -> None:
+    """Walk the rollout runbook on a small legacy database in the embedded PostgreSQL (no network)."""
+    from forgea_cli.db.embedded import EmbeddedDatabase
+    from forgea_cli.demo import plan, world
+    from forgea_cli.redaction import mask_url
+
+    settings = runtime(ctx).settings
+    embedded_url = EmbeddedDatabase(settings.data_dir).start()
+    url, built = world.prepare(embedded_url, reset=reset)
+    if built:
+        output.say(f"built the demo database {world.DEMO_DATABASE}: a Prisma-made schema with legacy data")
+    else:
+        output.say(
+            f"reusing the demo database {world.DEMO_DATABASE} from an earlier run (every step is "
+            "idempotent; `forgea demo --reset` starts over)"
+        )
+    output.say(f"FORGEA_DATABASE_URL={mask_url(url)}\n")
+    with world.local_fake_github(DEMO_FORK) as github_url:
+        fork = f"https://github.com/{DEMO_FORK}" if github_url else None
+        env = _environment(url, github_url)
+        for step in plan.rollout_steps(world.describe(url, fork)):
+            _run(step, env)
+    output.say("\ndemo finished: the last screen above is `forgea verify-constraints` passing")
+
+
+def _environment(url: str, github_url: str | None) -> dict[str, str]:
+    env = {**os.environ, "FORGEA_DATABASE_URL": url, "FORGEA_ACTOR": "demo:operator"}
+    if github_url:
+        env.update(
+            FORGEA_GITHUB_API_URL=github_url, FORGEA_GITHUB_ORG="demo-org", FORGEA_GITHUB_TOKEN="demo-token"
+        )
+    return env
+
+
+def _run(step, env: dict[str, str]) -> None:
+    output.say(f"\n[bold]# {step.say}[/bold]\n[cyan]$ forgea {' '.join(step.args)}[/cyan]")
+    completed = subprocess.run([sys.executable, "-m", "forgea_cli", *step.args], env=env)
+    if completed.returncode != step.expect_exit:
+        from forgea_cli.errors import OperationFailed
+
+        command = " ".join(step.args)
+        raise OperationFailed(f"demo step `forgea {command}` exited {completed.returncode}, not {step.expect_exit}")
+    if step.expect_exit:
+        output.say(f"(exit {completed.returncode}, as expected)")

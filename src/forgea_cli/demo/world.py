@@ -1,0 +1,78 @@
+"""Building (or reusing) the demo database and the optional local fake GitHub."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+from forgea_cli.demo.plan import DemoWorld
+from forgea_cli.fixtures import legacy_data, prisma_baseline_sql
+
+DEMO_DATABASE = "forgea_demo"
+DEMO_SESSIONS = 450  # enough for every URL spelling, invalid URLs, duplicates and all statuses
+FAKE_GITHUB = Path(__file__).resolve().parents[3] / "tests" / "fakes" / "github_server.py"
+
+
+def demo_urls(embedded_url: str) -> tuple[str, str]:
+    """(SQLAlchemy URL, libpq DSN) of the demo database on the embedded server."""
+    url = make_url(embedded_url).set(database=DEMO_DATABASE)
+    rendered = url.render_as_string(hide_password=False)
+    return rendered, rendered.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def prepare(embedded_url: str, *, reset: bool) -> tuple[str, bool]:
+    """Create the demo database (dropping it first with `reset`); True when it was built now."""
+    admin = make_url(embedded_url).set(database="postgres").render_as_string(hide_password=False)
+    with psycopg.connect(admin.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DEMO_DATABASE,)).fetchone()
+        if exists and not reset:
+            return demo_urls(embedded_url)[0], False
+        conn.execute(f'DROP DATABASE IF EXISTS "{DEMO_DATABASE}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DEMO_DATABASE}"')
+    url, dsn = demo_urls(embedded_url)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(prisma_baseline_sql())
+    legacy_data.generate(dsn, legacy_data.LegacySize(sessions=DEMO_SESSIONS, users=60, labs=4))
+    return url, True
+
+
+def describe(url: str, fork_url: str | None) -> DemoWorld:
+    dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(dsn) as conn:
+        email, lab_id = conn.execute(
+            'SELECT u.email, l.id::text FROM "User" u CROSS JOIN "Lab" l '
+            'WHERE NOT EXISTS (SELECT 1 FROM "LabSession" s WHERE s."userId" = u.id AND s."labId" = l.id '
+            "AND s.status IN ('IN_PROGRESS', 'STUCK')) ORDER BY u.email, l.id LIMIT 1"
+        ).fetchone()
+        messy = conn.execute(
+            """SELECT "userForkUrl" FROM "LabSession" WHERE "userForkUrl" LIKE 'git@%' ORDER BY id LIMIT 1"""
+        ).fetchone()[0]
+    return DemoWorld(student_email=email, lab_id=lab_id, messy_url=messy, fork_url=fork_url)
+
+
+@contextmanager
+def local_fake_github(repo: str) -> Iterator[str | None]:
+    """A fake GitHub on 127.0.0.1 from this checkout's tests/fakes (None when not in a checkout)."""
+    if not FAKE_GITHUB.is_file():
+        yield None
+        return
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.fakes.github_server", "--port", "0", "--repo", repo],
+        cwd=FAKE_GITHUB.parents[2],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(FAKE_GITHUB.parents[2])},
+    )
+    try:
+        line = process.stdout.readline() if process.stdout else ""
+        yield line.rsplit(" ", 1)[-1].strip() if "listening on" in line else None
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
