@@ -61,6 +61,7 @@ def _run(step, env: dict[str, str]) -> None:
         from forgea_cli.errors import OperationFailed
 
         command = " ".join(step.args)
-        raise OperationFailed(f"demo step `forgea {command}` exited {completed.returncode}, not {step.expect_exit}")
+        code = completed.returncode
+        raise OperationFailed(f"demo step `forgea {command}` exited {code}, not {step.expect_exit}")
     if step.expect_exit:
         output.say(f"(exit {completed.returncode}, as expected)")
