@@ -62,7 +62,7 @@ def verification_attempts(engine: Engine, options: BackfillOptions) -> BackfillR
 
 
 def repo_mappings(engine: Engine, options: BackfillOptions) -> BackfillReport:
-    from forgea_cli.services.mappings import backfill_repo_mappings
+    from forgea_cli.services.mapping_backfill import backfill_repo_mappings
 
     return backfill_repo_mappings(
         engine, batch_size=options.batch_size, dry_run=options.dry_run, progress=options.progress
