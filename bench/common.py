@@ -81,7 +81,9 @@ def scratch_database(server: BenchServer, prefix: str = "bench") -> Iterator[str
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def build_legacy_database(server: BenchServer, dbname: str, sessions: int, revision: str = EXPAND_DONE) -> None:
+def build_legacy_database(
+    server: BenchServer, dbname: str, sessions: int, revision: str = EXPAND_DONE
+) -> None:
     """Prisma baseline + legacy data (as the web app wrote it), adopted and upgraded to ``revision``."""
     from forgea_cli.db import migrations
     from forgea_cli.db.engine import make_engine

@@ -1,6 +1,6 @@
-"""Shared pieces of the session-creation tests: a seeded database, the fake GitHub, counters.
+"""Helpers of the session-creation tests: seeding, counting, running the CLI in a subprocess.
 
-Test modules import the fixtures they use by name (``from ... import seeded, fake_github``).
+The fixtures live in `session_create_fixtures` (test modules load it with `pytest_plugins`).
 """
 
 from __future__ import annotations
@@ -10,18 +10,15 @@ import signal
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 from psycopg.rows import dict_row
 
 from forgea_cli.db.engine import sqlalchemy_url
-from forgea_cli.github.pygithub_gateway import PyGithubGateway
-from forgea_cli.services.session_create import CreateSpec, CreationConfig
+from forgea_cli.services.session_plan import CreateSpec, CreationConfig
 from tests.fakes.github_server import FakeGitHub
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -121,18 +118,6 @@ def seed(url: str, *, students: int = 3) -> Seeded:
     return seeded
 
 
-@pytest.fixture
-def seeded(migrated_db: str) -> Seeded:
-    return seed(migrated_db)
-
-
-@pytest.fixture
-def fake_github() -> Iterator[FakeGitHub]:
-    with FakeGitHub(token=TOKEN) as fake:
-        fake.add_repo(TEMPLATE, is_template=True)
-        yield fake
-
-
 def our_repos(fake: FakeGitHub) -> list[str]:
     return [repo.full_name for repo in fake.repos() if repo.owner == ORG]
 
@@ -142,26 +127,6 @@ CONFIG = CreationConfig(org=ORG, repo_prefix=PREFIX, actor=ACTOR, web_host="http
 
 def spec(seeded: Seeded, **changes: Any) -> CreateSpec:
     return CreateSpec(**{"user": seeded.email, "lab": str(seeded.lab_id), **changes})
-
-
-@pytest.fixture
-def make_gateway(fake_github: FakeGitHub) -> Iterator[Callable[..., PyGithubGateway]]:
-    """Gateways to the fake whose retry waits are recorded, not slept."""
-    made: list[PyGithubGateway] = []
-
-    def make(**options: Any) -> PyGithubGateway:
-        settings: dict[str, Any] = {"sleep": lambda _s: None, "timeout": 5, **options}
-        made.append(PyGithubGateway(fake_github.url, TOKEN, **settings))
-        return made[-1]
-
-    yield make
-    for gateway in made:
-        gateway.close()
-
-
-@pytest.fixture
-def engine(seeded: Seeded, engine_for):
-    return engine_for(seeded.url)
 
 
 def cli_env(seeded: Seeded, fake: FakeGitHub, tmp_path: Path, **extra: str) -> dict[str, str]:

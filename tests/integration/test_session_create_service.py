@@ -10,7 +10,7 @@ import pytest
 
 from forgea_cli.errors import DataNotReady, IdempotencyMismatch, InProgress
 from forgea_cli.github.gateway import GitHubNotFound, GitHubUnavailable
-from forgea_cli.services import session_create
+from forgea_cli.services import session_create, session_plan
 from forgea_cli.services.reconcile import reconcile
 from forgea_cli.services.session_create import (
     ActiveSessionExists,
@@ -21,12 +21,12 @@ from forgea_cli.services.session_create import (
 )
 from tests.integration.session_create_support import ACTOR, CONFIG, ORG, TEMPLATE, our_repos, spec, sql
 
-pytest_plugins = ("tests.integration.session_create_support",)
+pytest_plugins = ("tests.integration.session_create_fixtures",)
 
 
 def _plan(engine, seeded, **changes):
     with engine.connect() as conn:
-        return session_create.resolve_plan(conn, CONFIG, spec(seeded, **changes))
+        return session_plan.resolve_plan(conn, CONFIG, spec(seeded, **changes))
 
 
 def _key(seeded) -> dict:
@@ -258,7 +258,7 @@ def test_a_failed_delete_leaves_the_key_for_cleanup_and_reconcile_removes_the_re
     )
 
 
-# -- --fork-url -----------------------------------------------------------------------------------------------
+# -- --fork-url ---------------------------------------------------------------------------------------
 
 
 def test_fork_url_binds_an_existing_repository(engine, seeded, fake_github, make_gateway):
@@ -295,7 +295,7 @@ def test_a_fork_url_nobody_can_see_fails_the_key(engine, seeded, fake_github, ma
     assert _key(seeded)["errorCode"] == "FORK_NOT_FOUND"
 
 
-# -- leases -----------------------------------------------------------------------------------------------------
+# -- leases -------------------------------------------------------------------------------------------
 
 
 def test_a_live_lease_is_in_progress_and_an_expired_one_is_taken_over(
@@ -322,11 +322,11 @@ def test_a_run_whose_lease_was_taken_over_neither_writes_nor_deletes(
     assert seeded.counts() == {"sessions": 1, "mappings": 1, "lab_start": 1, "keys": 1}
 
 
-# -- resolving and dry runs ---------------------------------------------------------------------------------------
+# -- resolving and dry runs ----------------------------------------------------------------------------
 
 
 def test_dry_run_resolves_everything_and_writes_nothing(engine, seeded, fake_github, make_gateway):
-    document = session_create.dry_run(engine, make_gateway(), CONFIG, spec(seeded, user=seeded.email.upper()))
+    document = session_plan.dry_run(engine, make_gateway(), CONFIG, spec(seeded, user=seeded.email.upper()))
     assert document["user"]["id"] == str(seeded.user_id)
     assert document["labVersion"] == {"id": str(seeded.version_id), "version": "v1"}
     assert document["template"] == TEMPLATE and document["templateVisible"] is True
@@ -339,7 +339,7 @@ def test_dry_run_resolves_everything_and_writes_nothing(engine, seeded, fake_git
 def test_dry_run_fails_when_the_token_cannot_see_the_template(engine, seeded, fake_github, make_gateway):
     fake_github.reset()
     with pytest.raises(GitHubNotFound, match="not visible"):
-        session_create.dry_run(engine, make_gateway(), CONFIG, spec(seeded))
+        session_plan.dry_run(engine, make_gateway(), CONFIG, spec(seeded))
 
 
 def test_a_lab_without_its_current_version_row_names_the_backfill(engine, seeded, fake_github, make_gateway):

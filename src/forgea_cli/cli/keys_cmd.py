@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 
 from forgea_cli.cli import output
+from forgea_cli.cli.groups import command_group
 from forgea_cli.cli.options import DryRun, Json, Yes
 from forgea_cli.cli.runtime import runtime
-from forgea_cli.cli.groups import command_group
 
 app = command_group("keys")
 
@@ -20,7 +20,7 @@ ActorOption = Annotated[
 
 
 def _config(ctx: typer.Context):
-    from forgea_cli.services.session_create import CreationConfig
+    from forgea_cli.services.session_plan import CreationConfig
 
     return CreationConfig.from_settings(runtime(ctx).settings)
 

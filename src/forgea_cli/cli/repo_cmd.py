@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 
 from forgea_cli.cli import output
+from forgea_cli.cli.groups import command_group
 from forgea_cli.cli.options import DryRun, Json, Yes
 from forgea_cli.cli.runtime import runtime
-from forgea_cli.cli.groups import command_group
 
 app = command_group("repo")
 
@@ -31,7 +31,7 @@ def reconcile(
     from forgea_cli.errors import InvalidInput
     from forgea_cli.github.factory import make_gateway
     from forgea_cli.services import reconcile as service
-    from forgea_cli.services.session_create import CreationConfig
+    from forgea_cli.services.session_plan import CreationConfig
 
     if execute and dry_run:
         raise InvalidInput("--execute and --dry-run contradict each other")

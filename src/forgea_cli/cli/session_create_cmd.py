@@ -78,15 +78,15 @@ def _create_one(
     json: bool,
 ) -> None:
     from forgea_cli.github.factory import make_gateway
-    from forgea_cli.services import session_create
+    from forgea_cli.services import session_create, session_plan
 
     rt = runtime(ctx)
-    config = session_create.CreationConfig.from_settings(rt.settings)
-    spec = session_create.CreateSpec(user, lab, lab_version, fork_url, key)
+    config = session_plan.CreationConfig.from_settings(rt.settings)
+    spec = session_plan.CreateSpec(user, lab, lab_version, fork_url, key)
     gateway = make_gateway(rt.settings)
     try:
         if dry_run:
-            _render_dry_run(session_create.dry_run(rt.engine, gateway, config, spec), json)
+            _render_dry_run(session_plan.dry_run(rt.engine, gateway, config, spec), json)
             return
         outcome = session_create.create_session(rt.engine, gateway, config, spec)
     finally:
@@ -122,7 +122,7 @@ def _create_roster(
     from forgea_cli.cli.progress import for_terminal
     from forgea_cli.github.factory import make_gateway
     from forgea_cli.github.pacing import CreationPacer
-    from forgea_cli.services import roster, session_create
+    from forgea_cli.services import roster, session_plan
 
     rt = runtime(ctx)
     settings = rt.settings
@@ -131,7 +131,7 @@ def _create_roster(
     report = roster.run_roster(
         rt.engine,
         lambda: make_gateway(settings, pacer=pacer),
-        session_create.CreationConfig.from_settings(settings),
+        session_plan.CreationConfig.from_settings(settings),
         lab=lab,
         lab_version=lab_version,
         rows=rows,

@@ -120,7 +120,8 @@ def take_lease(conn: Connection, key_id: uuid.UUID, lease_seconds: float) -> dat
                     WHEN "recoveryPoint" <> 'FAILED' THEN "recoveryPoint"
                     WHEN "providerRepoId" IS NULL THEN 'STARTED'::"IdempotencyRecoveryPoint"
                     ELSE 'REPO_CREATED'::"IdempotencyRecoveryPoint" END,
-                "errorCode" = NULL
+                "errorCode" = NULL,
+                "result" = CASE WHEN "recoveryPoint" = 'FAILED' THEN NULL ELSE "result" END
             WHERE "id" = :id AND "recoveryPoint" <> 'FINISHED'
               AND ("lockedAt" IS NULL OR "lockedAt" < LOCALTIMESTAMP - make_interval(secs => :lease))
             RETURNING "lockedAt"
@@ -252,18 +253,12 @@ def list_keys(
     return [KeyRow.from_row(row) for row in conn.execute(query)]
 
 
-def lease_is_live(conn: Connection, row: KeyRow, lease_seconds: float) -> bool:
-    if row.locked_at is None:
-        return False
-    return bool(
-        conn.execute(
-            text("SELECT CAST(:locked AS timestamp) >= LOCALTIMESTAMP - make_interval(secs => :lease)"),
-            {"locked": row.locked_at, "lease": lease_seconds},
-        ).scalar()
-    )
+def database_now(conn: Connection) -> datetime:
+    """The clock leases are measured against (the database's, not this machine's)."""
+    return conn.execute(text("SELECT LOCALTIMESTAMP(3)")).scalar_one()
 
 
-def unfinished_and_failed_with_repos(conn: Connection) -> list[KeyRow]:
-    """Keys that may stand behind a repository of ours without a session (for `repo reconcile`)."""
+def keys_for_reconcile(conn: Connection) -> list[KeyRow]:
+    """Keys that may stand behind a repository of ours without a session (unfinished or failed)."""
     query = select(keys).where(keys.c.recoveryPoint.in_([*UNFINISHED, "FAILED"]))
     return [KeyRow.from_row(row) for row in conn.execute(query)]

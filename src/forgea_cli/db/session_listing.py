@@ -33,7 +33,9 @@ def listing_query(filters: SessionFilters) -> Select:
         lab_session.c.lastActivityAt,
         lab_session.c.completedAt,
         lab_session.c.userForkUrl,
-    ).select_from(lab_session.join(user, user.c.id == lab_session.c.userId).join(lab, lab.c.id == lab_session.c.labId))
+    ).select_from(
+        lab_session.join(user, user.c.id == lab_session.c.userId).join(lab, lab.c.id == lab_session.c.labId)
+    )
     if filters.statuses:
         query = query.where(lab_session.c.status.in_(filters.statuses))
     if filters.lab_id:
@@ -42,7 +44,9 @@ def listing_query(filters: SessionFilters) -> Select:
         query = query.where(lab_session.c.userId == filters.user_id)
     if filters.idle_for:
         cutoff = func.localtimestamp() - filters.idle_for
-        query = query.where(lab_session.c.lastActivityAt < cutoff).order_by(lab_session.c.lastActivityAt.asc())
+        query = query.where(lab_session.c.lastActivityAt < cutoff).order_by(
+            lab_session.c.lastActivityAt.asc()
+        )
     else:
         query = query.order_by(lab_session.c.lastActivityAt.desc())
     return query.order_by(lab_session.c.id).limit(filters.limit)
@@ -57,4 +61,6 @@ def user_id_for(connection: Connection, user_ref: str) -> uuid.UUID | None:
     try:
         return connection.execute(select(user.c.id).where(user.c.id == uuid.UUID(user_ref))).scalar()
     except ValueError:
-        return connection.execute(select(user.c.id).where(func.lower(user.c.email) == user_ref.lower())).scalar()
+        return connection.execute(
+            select(user.c.id).where(func.lower(user.c.email) == user_ref.lower())
+        ).scalar()

@@ -16,7 +16,7 @@ MAX_REPO_NAME = 100  # GitHub's limit
 SHORT_ID_LENGTH = 8
 _PREFIX = re.compile(r"[A-Za-z0-9._-]*")
 _SHORT_ID_SUFFIX = re.compile(rf"-([0-9a-f]{{{SHORT_ID_LENGTH}}})$")
-_TEMPLATE_WORD = re.compile(r"(^template-|-template$)")
+_TEMPLATE_WORD = re.compile(r"^template-|-template$|^template$")
 
 
 def short_id(planned_session_id: uuid.UUID) -> str:

@@ -1,0 +1,243 @@
+"""Operator recovery of session-creation keys: list them, resume one (the completer), abandon one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from forgea_cli.db import idempotency_keys as keys_db
+from forgea_cli.db.engine import connect
+from forgea_cli.db.idempotency_keys import KeyRow
+from forgea_cli.db.uow import UnitOfWork
+from forgea_cli.errors import Conflict, InProgress, NotFound
+from forgea_cli.github.gateway import GitHubError, GitHubGateway, RepoInfo
+from forgea_cli.services import session_create
+from forgea_cli.services.idempotency import ErrorCode, RecoveryPoint, is_abandoned
+from forgea_cli.services.session_create import Completer, CreateOutcome
+from forgea_cli.services.session_plan import CreationConfig, Plan, plan_from_key
+
+
+@dataclass(frozen=True)
+class KeyView:
+    row: KeyRow
+    leased: bool  # a run holds it right now (the lease has not expired)
+
+    @property
+    def state(self) -> str:
+        row = self.row
+        if row.recovery_point == RecoveryPoint.FINISHED:
+            return "finished"
+        if row.recovery_point == RecoveryPoint.FAILED:
+            return "abandoned" if is_abandoned(row.error_code, row.result) and not self.cleanup else "failed"
+        return "in progress" if self.leased else "stuck"
+
+    @property
+    def cleanup(self) -> bool:
+        return self.row.error_code == ErrorCode.REPO_CLEANUP_PENDING
+
+    def as_dict(self) -> dict[str, Any]:
+        row = self.row
+        params = row.request_params or {}
+        return {
+            "key": row.key,
+            "actor": row.actor_id,
+            "state": self.state,
+            "recoveryPoint": row.recovery_point,
+            "errorCode": row.error_code,
+            "error": ((row.result or {}).get("error") or {}).get("message"),
+            "plannedSessionId": str(row.planned_session_id),
+            "labSessionId": str(row.lab_session_id) if row.lab_session_id else None,
+            "repoFullName": row.repo_full_name,
+            "providerRepoId": row.provider_repo_id,
+            "userId": params.get("userId"),
+            "labId": params.get("labId"),
+            "labVersionId": params.get("labVersionId"),
+            "forkUrl": params.get("forkUrl"),
+            "lastRunAt": row.last_run_at.isoformat(),
+            "createdAt": row.created_at.isoformat(),
+            "next": next_step(self),
+        }
+
+
+def next_step(view: KeyView) -> str:
+    state = view.state
+    if state == "finished":
+        return "nothing: a rerun replays the stored result"
+    if state == "in progress":
+        return "wait: a run holds the key"
+    if view.cleanup:
+        return "`forgea repo reconcile --execute` deletes the repository left behind"
+    if state == "abandoned":
+        return "nothing: the key is closed"
+    if state == "failed":
+        return "fix the cause, then rerun `session create` (or `keys resume`), or `keys abandon`"
+    return f"`forgea keys resume {view.row.key}` continues from {view.row.recovery_point}, or `keys abandon`"
+
+
+def list_keys(
+    engine: Engine,
+    config: CreationConfig,
+    *,
+    stuck_only: bool = False,
+    all_actors: bool = False,
+    limit: int = 100,
+) -> list[KeyView]:
+    with connect(engine) as conn:
+        rows = keys_db.list_keys(
+            conn,
+            stuck_only=stuck_only,
+            lease_seconds=config.lease_seconds,
+            actor_id=None if all_actors else config.actor,
+            limit=limit,
+        )
+        now = keys_db.database_now(conn)
+    return [KeyView(row, _leased(row, now, config.lease_seconds)) for row in rows]
+
+
+def _leased(row: KeyRow, now: datetime, lease_seconds: float) -> bool:
+    return row.locked_at is not None and row.locked_at >= now - timedelta(seconds=lease_seconds)
+
+
+def show_key(engine: Engine, config: CreationConfig, key: str, *, actor: str | None = None) -> KeyView:
+    with connect(engine) as conn:
+        row = _find(conn, config, key, actor)
+        now = keys_db.database_now(conn)
+    return KeyView(row, _leased(row, now, config.lease_seconds))
+
+
+def resume_key(
+    engine: Engine, gateway: GitHubGateway, config: CreationConfig, key: str, *, actor: str | None = None
+) -> CreateOutcome:
+    """Run the completer from the key's recovery point (replays a finished key)."""
+    with connect(engine) as conn:
+        row = _find(conn, config, key, actor)
+        if row.recovery_point == RecoveryPoint.FINISHED:
+            return session_create.replay(row)
+        plan = plan_from_key(conn, config, row)
+    started = session_create.take_over(engine, config, row)
+    if isinstance(started, CreateOutcome):
+        return started
+    current, lease = started
+    return Completer(engine, gateway, config, plan, current, lease).complete()
+
+
+# -- abandon ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AbandonReport:
+    key: str
+    state_before: str
+    repo: str | None  # the repository of ours that is (or would be) deleted
+    deleted: bool
+    dry_run: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "stateBefore": self.state_before,
+            "repo": self.repo,
+            "deleted": self.deleted,
+            "dryRun": self.dry_run,
+        }
+
+
+def abandon_key(
+    engine: Engine,
+    gateway: GitHubGateway,
+    config: CreationConfig,
+    key: str,
+    *,
+    actor: str | None = None,
+    dry_run: bool = False,
+) -> AbandonReport:
+    """Close an unfinished or failed key for good, deleting the repository we created for it."""
+    view = show_key(engine, config, key, actor=actor)
+    _check_abandonable(view)
+    if view.state == "abandoned":
+        return AbandonReport(key, view.state, None, False, dry_run)
+    with connect(engine) as conn:
+        plan = plan_from_key(conn, config, view.row)
+    if dry_run:
+        repo = _our_repo(gateway, config, plan, view.row)
+        return AbandonReport(key, view.state, repo.full_name if repo else None, False, True)
+    row, lease = _lease(engine, config, view.row)
+    repo = _our_repo(gateway, config, plan, row)
+    try:
+        if repo is not None:
+            gateway.delete_repo(repo.full_name)
+    except GitHubError as exc:
+        _close(engine, row, lease, config, repo, exc)
+        raise
+    _close(engine, row, lease, config, None, None)
+    return AbandonReport(key, view.state, repo.full_name if repo else None, repo is not None, False)
+
+
+def _check_abandonable(view: KeyView) -> None:
+    if view.state == "finished":
+        raise Conflict(
+            f"key {view.row.key!r} finished: session {view.row.lab_session_id} exists; "
+            "transition the session instead (`forgea session transition`)"
+        )
+    if view.state == "in progress":
+        raise InProgress(f"key {view.row.key!r} is held by a running creation; retry when it ends")
+
+
+def _lease(engine: Engine, config: CreationConfig, row: KeyRow) -> tuple[KeyRow, datetime]:
+    with UnitOfWork(engine) as uow:
+        lease = keys_db.take_lease(uow.connection, row.id, config.lease_seconds)
+        current = keys_db.get(uow.connection, row.id)
+        uow.commit()
+    if lease is None:
+        raise InProgress(f"key {row.key!r} was taken by another run meanwhile; retry when it ends")
+    return current, lease
+
+
+def _our_repo(gateway: GitHubGateway, config: CreationConfig, plan: Plan, row: KeyRow) -> RepoInfo | None:
+    """The repository this key created: recorded, or under its deterministic name. Never a bound one."""
+    if plan.fork is not None:
+        return None
+    if row.provider_repo_id is not None:
+        return gateway.get_repo_by_id(row.provider_repo_id)
+    repo = gateway.get_repo(f"{config.org}/{plan.repo_name(config, row.planned_session_id)}")
+    return repo if repo is not None and session_create.made_from(repo, plan.template.full_name) else None
+
+
+def _close(
+    engine: Engine,
+    row: KeyRow,
+    lease: datetime,
+    config: CreationConfig,
+    undeleted: RepoInfo | None,
+    failure: GitHubError | None,
+) -> None:
+    details: dict[str, Any] = {"code": ErrorCode.ABANDONED, "message": f"abandoned by {config.actor}"}
+    if undeleted is not None and failure is not None:
+        details.update(repoCleanupPending=True, repoFullName=undeleted.full_name, deleteError=failure.message)
+    with UnitOfWork(engine) as uow:
+        if undeleted is not None:  # maybe found by name: record it so `repo reconcile` knows whose it is
+            conn = uow.connection
+            renewed = keys_db.record_repo(
+                conn, row.id, lease, full_name=undeleted.full_name, repo_id=undeleted.id
+            )
+            lease = renewed or lease
+        keys_db.mark_failed(
+            uow.connection,
+            row.id,
+            lease,
+            error_code=ErrorCode.REPO_CLEANUP_PENDING if undeleted is not None else ErrorCode.ABANDONED,
+            result={"error": details},
+            forget_repo=undeleted is None,
+        )
+        uow.commit()
+
+
+def _find(conn: Any, config: CreationConfig, key: str, actor: str | None) -> KeyRow:
+    owner = actor or config.actor
+    row = keys_db.find(conn, owner, key)
+    if row is None:
+        raise NotFound(f"no idempotency key {key!r} for actor {owner!r}", hint="see `forgea keys list`")
+    return row

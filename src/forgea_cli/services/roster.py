@@ -1,0 +1,268 @@
+"""Roster creation: one lab, many students, concurrent under GitHub's limit on creating content.
+
+Each row is an ordinary `session create` with the default key (student + lab version), so a rerun
+of the same roster — in any order, with rows added or removed — replays what was created and
+retries what failed; nothing is created twice. Workers share one pacer (handed in through
+``make_gateway``), which spaces the repository creations of all threads together.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from forgea_cli.db import idempotency_keys as keys_db
+from forgea_cli.db.engine import connect
+from forgea_cli.db.session_creation import LabRow, LabVersionRow, as_uuid
+from forgea_cli.errors import ForgeaError, InvalidInput
+from forgea_cli.github.gateway import GitHubGateway, GitHubNotFound
+from forgea_cli.progress import NoProgress, Progress
+from forgea_cli.redaction import mask_urls_in_text
+from forgea_cli.services import session_create, session_plan
+from forgea_cli.services.session_plan import CreationConfig, Plan
+
+DEFAULT_WORKERS = 8
+IDENTITY_COLUMNS = ("email", "user_id")
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    line: int
+    user_id: str | None
+    email: str | None
+    fork_url: str | None
+    problem: str | None = None  # why the row cannot run (reported as failed, others still run)
+
+    @property
+    def user(self) -> str:
+        return self.user_id or self.email or ""
+
+
+@dataclass
+class RowOutcome:
+    line: int
+    user: str
+    status: str  # created | replayed | failed (dry run: would-create | would-replay | failed)
+    reason: str | None = None
+    error: str | None = None  # the error class, for scripts
+    session_id: str | None = None
+    repo: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "line": self.line,
+            "user": self.user,
+            "status": self.status,
+            "reason": self.reason,
+            "error": self.error,
+            "labSessionId": self.session_id,
+            "repo": self.repo,
+        }
+
+
+@dataclass
+class RosterReport:
+    lab_id: str
+    lab_version: str
+    dry_run: bool
+    rows: list[RowOutcome] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        counted: dict[str, int] = {}
+        for row in self.rows:
+            counted[row.status] = counted.get(row.status, 0) + 1
+        return counted
+
+    @property
+    def any_failed(self) -> bool:
+        return any(row.status == "failed" for row in self.rows)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "labId": self.lab_id,
+            "labVersion": self.lab_version,
+            "dryRun": self.dry_run,
+            "summary": self.counts(),
+            "rows": [row.as_dict() for row in self.rows],
+        }
+
+
+# -- reading the file ----------------------------------------------------------------------------------
+
+
+def read_roster(path: Path) -> list[RosterRow]:
+    """Rows of a CSV with an `email` or `user_id` column (and optionally `fork_url`).
+
+    Only an unusable file raises (InvalidInput, exit 2); a bad row comes back with a `problem`.
+    """
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read the roster {path}: {exc.__class__.__name__}") from None
+    reader = csv.DictReader(io.StringIO(text))
+    headers = [(name or "").strip().lower() for name in reader.fieldnames or []]
+    if not any(column in headers for column in IDENTITY_COLUMNS):
+        raise InvalidInput(
+            f"the roster {path} needs an `email` or `user_id` column (found: {', '.join(headers)})"
+        )
+    reader.fieldnames = headers
+    try:
+        rows = [_row(reader.line_num, record) for record in reader]
+    except csv.Error as exc:
+        raise InvalidInput(f"the roster {path} is not valid CSV (line {reader.line_num}): {exc}") from None
+    if not rows:
+        raise InvalidInput(f"the roster {path} has no rows")
+    return _flag_duplicates(rows)
+
+
+def _row(line: int, record: dict[str, Any]) -> RosterRow:
+    def cell(name: str) -> str | None:
+        value = record.get(name)
+        return value.strip() or None if isinstance(value, str) else None
+
+    user_id, email, fork_url = cell("user_id"), cell("email"), cell("fork_url")
+    problem = None
+    if user_id is None and email is None:
+        problem = "no email or user_id"
+    elif user_id is not None and as_uuid(user_id) is None:
+        problem = f"user_id {user_id!r} is not a UUID"
+    return RosterRow(line, user_id, email, fork_url, problem)
+
+
+def _flag_duplicates(rows: list[RosterRow]) -> list[RosterRow]:
+    first_line: dict[str, int] = {}
+    flagged = []
+    for row in rows:
+        identity = row.user.lower()
+        if row.problem is None and identity in first_line:
+            row = RosterRow(
+                row.line, row.user_id, row.email, row.fork_url, f"same student as line {first_line[identity]}"
+            )
+        first_line.setdefault(identity, row.line)
+        flagged.append(row)
+    return flagged
+
+
+# -- running it --------------------------------------------------------------------------------------
+
+
+def run_roster(
+    engine: Engine,
+    make_gateway: Callable[[], GitHubGateway],
+    config: CreationConfig,
+    *,
+    lab: str,
+    lab_version: str | None,
+    rows: list[RosterRow],
+    workers: int = DEFAULT_WORKERS,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+) -> RosterReport:
+    with connect(engine) as conn:
+        lab_row, version = session_plan.resolve_lab(conn, lab, lab_version)
+    runner = _RosterRun(engine, make_gateway, config, lab_row, version, dry_run)
+    if dry_run:
+        runner.check_template()
+    report = RosterReport(str(lab_row.id), version.version, dry_run)
+    progress = progress or NoProgress()
+    progress.start(f"sessions for {lab_row.title}", len(rows))
+    try:
+        with ThreadPoolExecutor(
+            max_workers=max(1, min(workers, len(rows))), thread_name_prefix="roster"
+        ) as pool:
+            futures = [pool.submit(runner.run_row, row) for row in rows]
+            for future in as_completed(futures):
+                report.rows.append(future.result())
+                progress.advance(1)
+    finally:
+        progress.finish()
+        runner.close()
+    report.rows.sort(key=lambda outcome: outcome.line)
+    return report
+
+
+class _RosterRun:
+    def __init__(
+        self,
+        engine: Engine,
+        make_gateway: Callable[[], GitHubGateway],
+        config: CreationConfig,
+        lab: LabRow,
+        version: LabVersionRow,
+        dry_run: bool,
+    ) -> None:
+        self.engine, self.make_gateway, self.config = engine, make_gateway, config
+        self.lab, self.version, self.dry_run = lab, version, dry_run
+        self._local = threading.local()
+        self._gateways: list[GitHubGateway] = []
+        self._lock = threading.Lock()
+
+    def gateway(self) -> GitHubGateway:
+        """One gateway (one HTTP session) per worker thread; they share the pacer."""
+        made = getattr(self._local, "gateway", None)
+        if made is None:
+            made = self._local.gateway = self.make_gateway()
+            with self._lock:
+                self._gateways.append(made)
+        return made
+
+    def close(self) -> None:
+        for gateway in self._gateways:
+            close = getattr(gateway, "close", None)
+            if close is not None:
+                close()
+
+    def check_template(self) -> None:
+        template = session_plan.template_of(self.config, self.lab, self.version)
+        if self.gateway().get_repo(template.full_name) is None:
+            raise GitHubNotFound(f"the template {template.full_name} is not visible to the token")
+
+    def run_row(self, row: RosterRow) -> RowOutcome:
+        if row.problem is not None:
+            return RowOutcome(row.line, row.user, "failed", reason=row.problem, error="InvalidInput")
+        try:
+            plan = self._plan(row)
+            if self.dry_run:
+                return self._preview(row, plan)
+            outcome = session_create.run(self.engine, self.gateway(), self.config, plan)
+        except ForgeaError as exc:
+            return RowOutcome(row.line, row.user, "failed", reason=exc.message, error=type(exc).__name__)
+        except Exception as exc:  # one row's surprise must not sink the roster
+            first_line = next(iter(str(exc).strip().splitlines()), "")
+            reason = mask_urls_in_text(f"unexpected {type(exc).__name__}: {first_line}")
+            return RowOutcome(row.line, row.user, "failed", reason=reason, error=type(exc).__name__)
+        result = outcome.result
+        return RowOutcome(
+            row.line,
+            row.user,
+            outcome.outcome,
+            session_id=result.get("labSessionId"),
+            repo=result.get("repoFullName"),
+        )
+
+    def _plan(self, row: RosterRow) -> Plan:
+        with connect(self.engine) as conn:
+            user = session_plan.resolve_user(conn, row.user)
+            if row.user_id and row.email and user.email.lower() != row.email.lower():
+                raise InvalidInput(f"user_id {row.user_id} belongs to {user.email}, not {row.email}")
+            return session_plan.plan_for(
+                conn, self.config, user, self.lab, self.version, fork_url=row.fork_url
+            )
+
+    def _preview(self, row: RosterRow, plan: Plan) -> RowOutcome:
+        with connect(self.engine) as conn:
+            existing = keys_db.find(conn, self.config.actor, plan.key)
+        finished = existing is not None and existing.recovery_point == "FINISHED"
+        status = "would-replay" if finished else "would-create"
+        session = str(existing.lab_session_id) if finished and existing else None
+        return RowOutcome(
+            row.line, row.user, status, session_id=session, repo=plan.fork.full_name if plan.fork else None
+        )

@@ -1,0 +1,145 @@
+"""`forgea keys list / resume / abandon`: the operator's side of crashed and failed creations."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.integration.session_create_support import (
+    cli_env,
+    killed,
+    our_repos,
+    run_subprocess,
+    sql,
+)
+
+pytest_plugins = ("tests.integration.session_create_fixtures",)
+
+
+@pytest.fixture
+def env(seeded, fake_github, tmp_path):
+    return cli_env(seeded, fake_github, tmp_path, COLUMNS="250")
+
+
+def crash(seeded, env, tmp_path, point: str, email: str, *extra: str) -> dict:
+    """A `session create` killed right after `point`, its lease expired: a stuck key."""
+    args = ["session", "create", "--user", email, "--lab", str(seeded.lab_id), *extra]
+    run = run_subprocess(args, {**env, "FORGEA_FAULT_INJECT": f"after:{point}"}, tmp_path)
+    assert killed(run), run.stderr
+    seeded.expire_leases()
+    [key] = [k for k in seeded.key_rows() if k["requestParams"]["userId"] == str(_user_id(seeded, email))]
+    return key
+
+
+def _user_id(seeded, email):
+    return next(user_id for user_id, address in seeded.users if address == email)
+
+
+def test_list_shows_every_key_and_stuck_only_those_that_need_an_operator(forgea, seeded, env, tmp_path):
+    assert (
+        forgea("session", "create", "--user", seeded.email, "--lab", str(seeded.lab_id), env=env).exit_code
+        == 0
+    )
+    stuck = crash(seeded, env, tmp_path, "REPO_CREATED", seeded.users[1][1])
+
+    listed = forgea("keys", "list", "--json", env=env)
+    assert listed.exit_code == 0
+    states = {k["key"]: (k["state"], k["recoveryPoint"]) for k in json.loads(listed.stdout)}
+    assert states[stuck["key"]] == ("stuck", "REPO_CREATED") and ("finished", "FINISHED") in states.values()
+
+    only_stuck = json.loads(forgea("keys", "list", "--stuck", "--json", env=env).stdout)
+    assert [k["key"] for k in only_stuck] == [stuck["key"]]
+    assert "keys resume" in only_stuck[0]["next"] and only_stuck[0]["repoFullName"] == stuck["repoFullName"]
+
+    table = forgea("keys", "list", "--stuck", env=env)
+    assert stuck["key"] in table.stdout and "REPO_CREATED" in table.stdout
+    other_actor = forgea("keys", "list", "--json", env={**env, "FORGEA_ACTOR": "someone:else"})
+    assert json.loads(other_actor.stdout) == []
+    all_actors = forgea("keys", "list", "--all-actors", "--json", env={**env, "FORGEA_ACTOR": "someone:else"})
+    assert len(json.loads(all_actors.stdout)) == 2
+
+
+def test_resume_completes_a_key_stuck_at_repo_created_without_a_second_repository(
+    forgea, seeded, fake_github, env, tmp_path
+):
+    stuck = crash(seeded, env, tmp_path, "REPO_CREATED", seeded.email)
+    generated = fake_github.request_count("generate")
+
+    dry = forgea("keys", "resume", stuck["key"], "--dry-run", "--json", env=env)
+    assert dry.exit_code == 0 and json.loads(dry.stdout)["recoveryPoint"] == "REPO_CREATED"
+    assert seeded.counts()["sessions"] == 0
+
+    resumed = forgea("keys", "resume", stuck["key"], "--json", env=env)
+    assert resumed.exit_code == 0, resumed.stderr
+    document = json.loads(resumed.stdout)
+    assert document["outcome"] == "created" and document["labSessionId"] == str(stuck["plannedSessionId"])
+    assert fake_github.request_count("generate") == generated == 1
+    assert our_repos(fake_github) == [stuck["repoFullName"]]
+    assert seeded.counts() == {"sessions": 1, "mappings": 1, "lab_start": 1, "keys": 1}
+
+    again = forgea("keys", "resume", stuck["key"], "--json", env=env)
+    assert json.loads(again.stdout)["outcome"] == "replayed"
+
+
+def test_resume_refuses_a_live_lease_and_an_unknown_key(forgea, seeded, env, tmp_path):
+    args = ["session", "create", "--user", seeded.email, "--lab", str(seeded.lab_id)]
+    run_subprocess(args, {**env, "FORGEA_FAULT_INJECT": "after:STARTED"}, tmp_path)
+    [key] = seeded.key_rows()
+    busy = forgea("keys", "resume", key["key"], env=env)
+    assert busy.exit_code == 4 and "in progress" in busy.stderr
+    missing = forgea("keys", "resume", "no-such-key", env=env)
+    assert missing.exit_code == 3 and "no idempotency key" in missing.stderr
+
+
+def test_abandon_deletes_the_repository_and_closes_the_key_for_good(
+    forgea, seeded, fake_github, env, tmp_path
+):
+    stuck = crash(seeded, env, tmp_path, "REPO_CREATED", seeded.email)
+
+    preview = forgea("keys", "abandon", stuck["key"], "--dry-run", "--json", env=env)
+    assert json.loads(preview.stdout)["repo"] == stuck["repoFullName"]
+    refused = forgea("keys", "abandon", stuck["key"], env=env)  # stdin is not a terminal, no --yes
+    assert refused.exit_code == 2 and "--yes" in refused.stderr
+    assert our_repos(fake_github) == [stuck["repoFullName"]]
+
+    done = forgea("keys", "abandon", stuck["key"], "--yes", "--json", env=env)
+    assert done.exit_code == 0, done.stderr
+    assert json.loads(done.stdout)["deleted"] is True and our_repos(fake_github) == []
+    [key] = seeded.key_rows()
+    assert (key["recoveryPoint"], key["errorCode"], key["repoFullName"]) == ("FAILED", "ABANDONED", None)
+
+    rerun = forgea("session", "create", "--user", seeded.email, "--lab", str(seeded.lab_id), env=env)
+    assert rerun.exit_code == 4 and "abandoned" in rerun.stderr
+    assert seeded.counts()["sessions"] == 0 and our_repos(fake_github) == []
+
+
+def test_abandon_finds_a_repository_github_made_before_the_crash_recorded_it(
+    forgea, seeded, fake_github, env, tmp_path
+):
+    stuck = crash(seeded, env, tmp_path, "GITHUB_CREATED", seeded.email)
+    assert stuck["repoFullName"] is None and len(our_repos(fake_github)) == 1
+    done = forgea("keys", "abandon", stuck["key"], "--yes", env=env)
+    assert done.exit_code == 0 and "deleted" in done.stdout
+    assert our_repos(fake_github) == []
+
+
+def test_abandon_refuses_a_finished_key_and_never_deletes_a_bound_repository(
+    forgea, seeded, fake_github, env, tmp_path
+):
+    assert (
+        forgea("session", "create", "--user", seeded.email, "--lab", str(seeded.lab_id), env=env).exit_code
+        == 0
+    )
+    [finished] = seeded.key_rows()
+    refused = forgea("keys", "abandon", finished["key"], "--yes", env=env)
+    assert refused.exit_code == 4 and "transition the session" in refused.stderr
+
+    fork = fake_github.add_repo("student-one/leak-hunt")
+    fork_url = f"https://github.com/{fork.full_name}"
+    bound = crash(seeded, env, tmp_path, "REPO_CREATED", seeded.users[1][1], "--fork-url", fork_url)
+    done = forgea("keys", "abandon", bound["key"], "--yes", "--json", env=env)
+    assert done.exit_code == 0 and json.loads(done.stdout)["deleted"] is False
+    assert fake_github.get(fork.full_name) is not None
+    [(count,)] = sql(seeded.url, 'SELECT count(*) FROM "IdempotencyKey" WHERE "errorCode" = \'ABANDONED\'')
+    assert count == 1
