@@ -74,6 +74,8 @@ def verify_constraints(
         web_url=state.settings.github_web_url,
     )
     options.selected()  # bad combinations fail before the database is touched
+    if junit is not None and not junit.parent.is_dir():
+        raise typer.BadParameter(f"folder {junit.parent} does not exist", param_hint="--junit")
     report = verify.verify_constraints(state.engine, options)
     if junit is not None:
         junit.write_text(junit_xml(report.by_group(), report.seconds), encoding="utf-8")
@@ -145,8 +147,9 @@ def _rich_tables(report, verbose: bool) -> None:
     for group, results in report.by_group().items():
         grid = Table(title=f"{group} — {_summary(report.counts(results))}", title_justify="left", expand=True)
         grid.add_column("", no_wrap=True)
-        grid.add_column("check", overflow="fold", ratio=2)
-        grid.add_column("what was found", overflow="fold", ratio=5)
+        shown = [r.id for r in results if verbose or str(r.status) != "pass"]
+        grid.add_column("check", overflow="fold", min_width=min(48, max(map(len, shown), default=10)))
+        grid.add_column("what was found", overflow="fold", ratio=1)
         hidden = 0
         for result in results:
             status = str(result.status)

@@ -67,6 +67,11 @@ def sqlstate_of(exc: DBAPIError) -> str:
     return str(getattr(exc.orig, "sqlstate", None) or "?")
 
 
+def constraint_of(exc: DBAPIError) -> str | None:
+    """The constraint (or unique index) PostgreSQL names in the error, if any."""
+    return getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
+
+
 def first_line(exc: DBAPIError) -> str:
     lines = str(exc.orig).strip().splitlines()
     return lines[0] if lines else type(exc.orig).__name__
@@ -89,11 +94,7 @@ class ProbeWorld:
 
 def create_world(connection: Connection, *, lab_versions: bool = True) -> ProbeWorld:
     """Insert the probe's rows; ``lab_versions`` once the LabVersion table exists (0002)."""
-    user_id, lab_id, other_lab_id = (str(uuid.uuid4()) for _ in range(3))
-    connection.execute(
-        text('INSERT INTO "User" (id, email) VALUES (:id, :email)'),
-        {"id": user_id, "email": f"{PROBE_MARK}-{user_id}@invalid"},
-    )
+    user_id, lab_id, other_lab_id = insert_user(connection), str(uuid.uuid4()), str(uuid.uuid4())
     for lab in (lab_id, other_lab_id):
         connection.execute(
             text(
@@ -115,6 +116,15 @@ def create_world(connection: Connection, *, lab_versions: bool = True) -> ProbeW
     )
 
 
+def insert_user(connection: Connection) -> str:
+    user_id = str(uuid.uuid4())
+    connection.execute(
+        text('INSERT INTO "User" (id, email) VALUES (:id, :email)'),
+        {"id": user_id, "email": f"{PROBE_MARK}-{user_id}@invalid"},
+    )
+    return user_id
+
+
 def insert_lab_version(connection: Connection, lab_id: str, version: str) -> str:
     version_id = str(uuid.uuid4())
     connection.execute(
@@ -127,7 +137,7 @@ def insert_lab_version(connection: Connection, lab_id: str, version: str) -> str
     return version_id
 
 
-def insert_session(connection: Connection, world: ProbeWorld, *, lab_id: str | None = None) -> str:
+def insert_session(connection: Connection, world: ProbeWorld, *, user_id: str | None = None) -> str:
     """A session as the web app inserts it: id, userId, labId, userForkUrl only."""
     session_id = str(uuid.uuid4())
     connection.execute(
@@ -136,8 +146,8 @@ def insert_session(connection: Connection, world: ProbeWorld, *, lab_id: str | N
         ),
         {
             "id": session_id,
-            "user": world.user_id,
-            "lab": lab_id or world.lab_id,
+            "user": user_id or world.user_id,
+            "lab": world.lab_id,
             "url": f"https://github.com/{PROBE_MARK}/{session_id}",
         },
     )
@@ -158,7 +168,8 @@ def record_attempt(connection: Connection, session_id: str, result: str) -> None
 def set_status(connection: Connection, session_id: str, status: Status):
     return connection.execute(
         text(
-            'UPDATE "LabSession" SET status = CAST(:status AS "LabStatus") WHERE id = :id RETURNING "completedAt"'
+            'UPDATE "LabSession" SET status = CAST(:status AS "LabStatus") WHERE id = :id '
+            'RETURNING "completedAt"'
         ),
         {"status": str(status), "id": session_id},
     ).one()

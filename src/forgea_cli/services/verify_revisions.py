@@ -55,8 +55,9 @@ class AppliedRevisions:
 
     def needs(self, revision: str, check_id: str, obj: str) -> CheckResult | None:
         """A skipped result when ``revision`` is not applied yet, else None."""
-        if self.has(revision):
-            return None
+        return None if self.has(revision) else self.skip(revision, check_id, obj)
+
+    def skip(self, revision: str, check_id: str, obj: str) -> CheckResult:
         return skipped(
             check_id,
             obj,
