@@ -125,6 +125,9 @@ def parse_repo_url(raw: str, web_host: str = DEFAULT_WEB_HOST) -> RepoRef:
     host = _web_host(web_host)
     if not isinstance(raw, str):
         raise RepoUrlRejected(repr(raw), RejectReason.NOT_A_URL, "not text")
+    plain = _plain_web_ref(raw, host)
+    if plain is not None:
+        return plain
     try:
         location = _locate(raw)
         _check_host(location, host)
@@ -341,6 +344,40 @@ def _repo_name(segment: str) -> str:
     if name[-4:].lower() == ".git":  # GitHub strips it on creation; keeping it would break idempotence
         _reject(RejectReason.INVALID_REPO, f"{_clip(segment, 60)!r} ends in .git twice")
     return name
+
+
+# --- fast path -------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=16)
+def _plain_web_url(host: _WebHost) -> re.Pattern[str]:
+    name = re.escape(host.name) + (f":{host.port}" if host.port is not None else "")
+    return re.compile(rf"https?://(?:www\.)?{name}/([A-Za-z0-9-]+)/([A-Za-z0-9._-]+)/?")
+
+
+def _plain_web_ref(raw: str, host: _WebHost) -> RepoRef | None:
+    """`http(s)://[www.]<host>/<owner>/<repo>[.git][/]` (the spelling of GitHub's html_url) with one
+    simple match, for backfills of millions of rows. Anything else, or anything these checks cannot
+    settle, goes to the general parser, which gives the same result for every input accepted here."""
+    match = _plain_web_url(host).fullmatch(raw)
+    if match is None:
+        return None
+    owner, name = match.groups()
+    if name[-4:].lower() == ".git":
+        name = name[:-4]
+    if (
+        len(owner) > _MAX_OWNER
+        or owner[0] == "-"
+        or owner[-1] == "-"
+        or "--" in owner
+        or owner.lower() in RESERVED_FIRST_SEGMENTS
+        or not name
+        or len(name) > _MAX_REPO
+        or name in {".", ".."}
+        or name[-4:].lower() == ".git"
+    ):
+        return None
+    return RepoRef(owner, name, host.authority)
 
 
 # --- safe display ---------------------------------------------------------------------------------

@@ -2,7 +2,224 @@
 
 from __future__ import annotations
 
-import typer
-from forgea_cli.cli.groups import command_group
+from pathlib import Path
+from typing import Annotated, Any
 
-app = command_group("mapping")
+import typer
+
+from forgea_cli.cli.options import BatchSize, DryRun, Json
+from forgea_cli.cli.output import emit_json, show, table, warn
+from forgea_cli.cli.runtime import runtime
+
+app = typer.Typer(
+    help="GitHub repo mapping: canonicalize, backfill, resolve ids, look up.", no_args_is_help=True
+)
+
+ReportCsv = Annotated[
+    Path | None,
+    typer.Option(
+        "--report-csv",
+        dir_okay=False,
+        help="Write every DUPLICATE_URL and INVALID_URL session to this CSV file (URLs masked).",
+    ),
+]
+
+
+@app.command()
+def canonicalize(
+    ctx: typer.Context,
+    urls: Annotated[list[str], typer.Argument(help="Repository URLs in any spelling.", show_default=False)],
+    json_output: Json = False,
+) -> None:
+    """Print the canonical form of each URL, or why it is rejected (exit 2 if any is). No database."""
+    from forgea_cli.services.mappings import canonicalize_urls
+
+    records = canonicalize_urls(urls, runtime(ctx).settings.github_web_url)
+    rejected = sum(1 for record in records if record["canonical_url"] is None)
+    if json_output:
+        emit_json({"results": records, "accepted": len(records) - rejected, "rejected": rejected})
+    elif len(records) == 1 and not rejected:
+        show(_plain(records[0]["canonical_url"]))
+    else:
+        table(
+            None, ("input", "canonical URL / rejection"), ((_plain(r["input"]), _verdict(r)) for r in records)
+        )
+    if rejected:
+        raise typer.Exit(2)
+
+
+@app.command()
+def backfill(
+    ctx: typer.Context,
+    batch_size: BatchSize = 5000,
+    dry_run: DryRun = False,
+    json_output: Json = False,
+    report_csv: ReportCsv = None,
+) -> None:
+    """Create a PENDING mapping (source BACKFILL) for every legacy session, from its userForkUrl.
+
+    Same as `forgea backfill repo-mappings`. Several sessions with one canonical URL: the active one
+    wins, then the most recent activity, then the smallest id; the others are reported as
+    DUPLICATE_URL, invalid URLs as INVALID_URL. Nothing is guessed. Resumable and idempotent.
+    """
+    from forgea_cli.cli.progress import for_terminal
+    from forgea_cli.services.mapping_backfill import backfill_repo_mappings
+
+    rt = runtime(ctx)
+    report = backfill_repo_mappings(
+        rt.engine,
+        batch_size=batch_size,
+        dry_run=dry_run,
+        progress=for_terminal(),
+        report_csv=report_csv,
+        web_host=rt.settings.github_web_url,
+    )
+    if json_output:
+        emit_json(report.as_dict())
+    else:
+        _render_backfill(report.as_dict())
+
+
+@app.command("resolve-ids")
+def resolve_ids(
+    ctx: typer.Context,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Look up at most this many PENDING mappings.")
+    ] = None,
+    dry_run: DryRun = False,
+    json_output: Json = False,
+) -> None:
+    """Fill providerRepoId from GitHub (RESOLVED), or mark NOT_FOUND; 100 repositories per request.
+
+    Rate limits are waited out, not failed on. An interrupted run keeps every finished page; a rerun
+    continues with what is still PENDING. --dry-run asks GitHub but writes nothing.
+    """
+    from forgea_cli.cli.progress import for_terminal
+    from forgea_cli.services.mapping_resolve import make_resolving_gateway, resolve_repo_ids
+
+    rt = runtime(ctx)
+    gateway = make_resolving_gateway(rt.settings)
+    try:
+        report = resolve_repo_ids(rt.engine, gateway, limit=limit, dry_run=dry_run, progress=for_terminal())
+    finally:
+        gateway.close()  # type: ignore[attr-defined]
+    if json_output:
+        emit_json(report.as_dict())
+    else:
+        _render_resolve(report.as_dict())
+
+
+@app.command()
+def lookup(
+    ctx: typer.Context,
+    repo_id: Annotated[int | None, typer.Option("--repo-id", min=1, help="GitHub repository.id.")] = None,
+    url: Annotated[str | None, typer.Option("--url", help="Repository html_url (any spelling).")] = None,
+    json_output: Json = False,
+) -> None:
+    """The webhook lookup, read-only: which session a pushed repository belongs to (exit 3 if none).
+
+    Rules in order: 1 repository id; 2 canonical URL of a mapping (a webhook would bind its id there);
+    3 canonical userForkUrl of an active session not yet backfilled. Give both options to replay a
+    webhook exactly.
+    """
+    from forgea_cli.errors import InvalidInput, NotFound
+    from forgea_cli.services.mapping_lookup import lookup_repo
+
+    if repo_id is None and url is None:
+        raise InvalidInput("give --repo-id N or --url URL (or both)")
+    rt = runtime(ctx)
+    result = lookup_repo(rt.engine, repo_id=repo_id, html_url=url, web_host=rt.settings.github_web_url)
+    document = result.as_dict()
+    if json_output:
+        emit_json(document)
+    elif result.matched:
+        _render_lookup(document)
+    if not result.matched:
+        asked = " and ".join(
+            part
+            for part in (f"repository id {repo_id}" if repo_id else "", document["canonical_url"])
+            if part
+        )
+        raise NotFound(f"no session matches {asked}")
+
+
+# -- rendering ------------------------------------------------------------------------------------------
+
+
+def _plain(text: Any) -> str:
+    from rich.markup import escape
+
+    return escape(str(text))
+
+
+def _verdict(record: dict[str, Any]) -> str:
+    if record["canonical_url"]:
+        return _plain(record["canonical_url"])
+    return _plain(f"rejected {record['reason']}: {record['detail']}")
+
+
+def _render_backfill(document: dict[str, Any]) -> None:
+    if document["nothing_to_do"]:
+        show(f"{document['backfill']}: nothing to do")
+    elif document["dry_run"]:
+        show(f"{document['backfill']}: would map {document['pending']:,} sessions (dry run, nothing written)")
+    else:
+        mapped, batches = document["changed"], document["batches"]
+        show(f"{document['backfill']}: mapped {mapped:,} sessions in {batches:,} batches")
+    reasons = ", ".join(f"{reason} {count:,}" for reason, count in document["invalid_by_reason"].items())
+    show(
+        f"  sessions read {document['sessions_read']:,} · DUPLICATE_URL {document['duplicate_url']:,} · "
+        f"INVALID_URL {document['invalid_url']:,}" + (f" ({reasons})" if reasons else "")
+    )
+    if document.get("lost_to_concurrent_writers"):
+        warn(f"{document['lost_to_concurrent_writers']:,} sessions were mapped by another writer meanwhile")
+    problems = document["problems"]
+    if problems:
+        title = f"problems (first {len(problems)} of {document['problems_total']:,})"
+        columns = ("session", "problem", "reason", "url", "canonical / winner")
+        rows = (
+            (p["session_id"], p["problem"], p["reason"], _plain(p["url"]), _problem_target(p))
+            for p in problems
+        )
+        table(title, columns, rows)
+    if document.get("report_csv"):
+        show(f"  every problem row: {_plain(document['report_csv'])}")
+
+
+def _problem_target(problem: dict[str, Any]) -> str:
+    if problem["problem"] == "DUPLICATE_URL":
+        return f"{problem['canonical_url']} → {problem['winner_session_id']}"
+    return _plain(problem["detail"])
+
+
+def _render_resolve(document: dict[str, Any]) -> None:
+    verb = "would be" if document["dry_run"] else ""
+    if document["nothing_to_do"]:
+        show(f"{document['backfill']}: nothing to do (no PENDING mapping)")
+        return
+    show(
+        f"{document['backfill']}: {document['pending']:,} looked up in {document['github_requests']:,} "
+        f"GitHub requests · RESOLVED {verb} {document['resolved']:,} (renamed {document['renamed']:,}) · "
+        f"NOT_FOUND {verb} {document['not_found']:,} · conflicts {document['conflicts']:,}".replace("  ", " ")
+    )
+    if document["conflict_rows"]:
+        rows = ((c["mapping_id"], c["canonical_url"], _plain(c["detail"])) for c in document["conflict_rows"])
+        table("conflicts (left PENDING)", ("mapping", "canonical URL", "detail"), rows)
+
+
+def _render_lookup(document: dict[str, Any]) -> None:
+    session, mapping = document["session"], document["mapping"]
+    show(f"rule {document['rule']} — {document['rule_name']}")
+    show(
+        f"  session {session['id']} · {session['status']} · user {session['userId']} · lab {session['labId']}"
+        f" · last activity {session['lastActivityAt']}"
+    )
+    if mapping:
+        show(
+            f"  mapping {mapping['id']} · {mapping['resolution']} · source {mapping['source']} · "
+            f"repository id {mapping['providerRepoId'] or '-'} · {mapping['canonicalUrl']}"
+        )
+    if document["would_bind"]:
+        show("  a webhook would bind the pushing repository's id to this mapping (rule 2, same transaction)")
+    for note in document["notes"]:
+        show(f"  note: {_plain(note)}")

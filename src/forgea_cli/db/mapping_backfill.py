@@ -1,0 +1,214 @@
+"""SQL of the repo-mapping backfill: stream unmapped sessions out, stage them, decide, insert in batches.
+
+The rows cross the wire with COPY in PostgreSQL's text format; the service turns each session line
+into a stage line (canonical URL or rejection reason) without building Python objects per column.
+The stage and the plan are temporary tables of the writer connection: a killed run leaves nothing
+behind but the batches it committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+from forgea_cli.db.engine import connect
+
+ACTIVE_STATUSES = "('IN_PROGRESS', 'STUCK')"
+# Session settings of the backfill's own connections: sorts and hashes of a million rows in memory.
+SESSION_SETTINGS = {"work_mem": "64MB"}
+RUN_LOCK_KEY = 0x666F726765610006  # 'forgea' + issue 6: one repo-mapping backfill per database
+
+# One line per session without a mapping: id, active (t/f), lastActivityAt, userForkUrl.
+UNMAPPED_SESSIONS_COPY = f"""
+COPY (SELECT s."id", s."status" IN {ACTIVE_STATUSES}, s."lastActivityAt", s."userForkUrl"
+      FROM "LabSession" s
+      WHERE NOT EXISTS (SELECT 1 FROM "GitHubRepoMapping" m WHERE m."labSessionId" = s."id"))
+TO STDOUT
+"""
+
+STAGE_COLUMNS = "session_id, active, last_activity, canonical, owner, name, reason"
+CREATE_STAGE = """
+CREATE TEMP TABLE repo_mapping_stage (
+    session_id uuid NOT NULL,
+    active boolean NOT NULL,
+    last_activity timestamp(3) NOT NULL,
+    canonical text,
+    owner text,
+    name text,
+    reason text
+)
+"""
+
+# Every staged session gets a decision. Winner of a canonical URL: active first, then the most
+# recent lastActivityAt, then the smallest id; a URL already held by a mapping has no winner here.
+CREATE_PLAN = """
+CREATE TEMP TABLE repo_mapping_plan AS
+SELECT row_number() OVER (ORDER BY d.canonical, d.active DESC, d.last_activity DESC, d.session_id) AS seq, d.*
+FROM (
+    SELECT s.*,
+           row_number() OVER w AS rank,
+           first_value(s.session_id) OVER w AS group_winner,
+           m."labSessionId" AS mapped_session
+    FROM repo_mapping_stage s
+    LEFT JOIN "GitHubRepoMapping" m ON m."canonicalUrl" = s.canonical
+    WINDOW w AS (PARTITION BY s.canonical ORDER BY s.active DESC, s.last_activity DESC, s.session_id)
+) d
+"""
+PLAN_INDEX = "CREATE INDEX ON repo_mapping_plan (seq)"
+TO_MAP = "canonical IS NOT NULL AND mapped_session IS NULL AND rank = 1"
+PROBLEM = f"NOT ({TO_MAP})"
+
+PLAN_COUNTS = f"""
+SELECT count(*) AS staged,
+       count(*) FILTER (WHERE {TO_MAP}) AS to_map,
+       count(*) FILTER (WHERE canonical IS NOT NULL AND NOT ({TO_MAP})) AS duplicate_url,
+       count(*) FILTER (WHERE canonical IS NULL) AS invalid_url,
+       coalesce(max(seq), 0) AS last_seq
+FROM repo_mapping_plan
+"""
+INVALID_BY_REASON = """
+SELECT reason, count(*) FROM repo_mapping_plan WHERE canonical IS NULL GROUP BY reason ORDER BY reason
+"""
+
+INSERT_BATCH = f"""
+INSERT INTO "GitHubRepoMapping" ("labSessionId", "owner", "name", "canonicalUrl", "resolution", "source")
+SELECT session_id, owner, name, canonical, 'PENDING', 'BACKFILL'
+FROM repo_mapping_plan
+WHERE seq > :low AND seq <= :high AND {TO_MAP}
+ORDER BY seq
+ON CONFLICT DO NOTHING
+"""
+BATCH_TO_MAP = f"SELECT count(*) FROM repo_mapping_plan WHERE seq > :low AND seq <= :high AND {TO_MAP}"
+
+# Duplicates name the session that holds (or will hold) the URL.
+PROBLEM_ROWS = f"""
+SELECT p.session_id, p.canonical, p.reason, coalesce(p.mapped_session, p.group_winner) AS winner,
+       p.mapped_session IS NOT NULL AS held_by_existing_mapping, s."userForkUrl"
+FROM repo_mapping_plan p JOIN "LabSession" s ON s."id" = p.session_id
+WHERE {PROBLEM}
+ORDER BY p.seq
+"""
+
+
+@dataclass(frozen=True)
+class PlanCounts:
+    staged: int
+    to_map: int
+    duplicate_url: int
+    invalid_url: int
+    last_seq: int
+
+
+@dataclass(frozen=True)
+class ProblemRow:
+    session_id: Any
+    canonical: str | None
+    reason: str | None
+    winner: Any
+    held_by_existing_mapping: bool
+    user_fork_url: str
+
+
+def apply_session_settings(connection: Connection) -> None:
+    for name, value in SESSION_SETTINGS.items():
+        connection.execute(text("SELECT set_config(:name, :value, false)"), {"name": name, "value": value})
+
+
+def reset_session_settings(connection: Connection) -> None:
+    """Pooled connections go back as they came."""
+    for name in SESSION_SETTINGS:
+        connection.execute(text(f"RESET {name}"))
+
+
+def try_run_lock(connection: Connection) -> bool:
+    return bool(connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": RUN_LOCK_KEY}).scalar())
+
+
+def release_run_lock(connection: Connection) -> None:
+    connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": RUN_LOCK_KEY})
+
+
+def drop_temp_tables(connection: Connection) -> None:
+    connection.execute(text("DROP TABLE IF EXISTS pg_temp.repo_mapping_plan, pg_temp.repo_mapping_stage"))
+
+
+def create_stage(connection: Connection) -> None:
+    drop_temp_tables(connection)
+    connection.execute(text(CREATE_STAGE))
+
+
+def _driver(connection: Connection) -> Any:
+    """The psycopg connection under SQLAlchemy's (COPY is not part of the DBAPI)."""
+    return connection.connection.driver_connection
+
+
+@contextmanager
+def unmapped_session_lines(engine: Engine) -> Iterator[Iterator[bytes]]:
+    """COPY text lines (with their newline) of every session without a mapping, on a connection of
+    its own so that reading overlaps the writer's work. One snapshot; nothing is written."""
+    with connect(engine) as reader:
+        apply_session_settings(reader)
+        cursor = _driver(reader).cursor()
+        try:
+            with cursor.copy(UNMAPPED_SESSIONS_COPY) as copy:
+                yield (bytes(row) for row in copy)
+        finally:
+            cursor.close()
+            reader.rollback()
+            reset_session_settings(reader)
+            reader.commit()
+
+
+@contextmanager
+def stage_writer(connection: Connection) -> Iterator[Any]:
+    """A psycopg Copy accepting stage lines (``write(bytes)``) into the temporary stage."""
+    cursor = _driver(connection).cursor()
+    try:
+        with cursor.copy(f"COPY repo_mapping_stage ({STAGE_COLUMNS}) FROM STDIN") as copy:
+            yield copy
+    finally:
+        cursor.close()
+
+
+def create_plan(connection: Connection) -> PlanCounts:
+    connection.execute(text(CREATE_PLAN))
+    connection.execute(text(PLAN_INDEX))
+    connection.execute(text("ANALYZE repo_mapping_plan"))
+    row = connection.execute(text(PLAN_COUNTS)).one()
+    return PlanCounts(*(int(value) for value in row))
+
+
+def invalid_by_reason(connection: Connection) -> dict[str, int]:
+    return {reason: int(count) for reason, count in connection.execute(text(INVALID_BY_REASON))}
+
+
+def insert_batch(connection: Connection, low: int, high: int) -> tuple[int, int]:
+    """(rows the plan maps in (low, high], rows actually inserted); the caller commits."""
+    bounds = {"low": low, "high": high}
+    planned = int(connection.execute(text(BATCH_TO_MAP), bounds).scalar() or 0)
+    inserted = connection.execute(text(INSERT_BATCH), bounds).rowcount
+    return planned, inserted
+
+
+def vacuum_analyze_mappings(engine: Engine) -> None:
+    """Statistics for the planner and a visibility map for index-only scans, right after a bulk
+    insert instead of whenever autovacuum gets there. Blocks no reader or writer."""
+    with connect(engine) as connection:
+        autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+        autocommit.execute(text('VACUUM (ANALYZE) "GitHubRepoMapping"'))
+
+
+def problem_rows(connection: Connection, limit: int | None = None) -> Iterator[ProblemRow]:
+    """Duplicate and invalid sessions in plan order, streamed (a CSV of any length stays small)."""
+    query = PROBLEM_ROWS + (" LIMIT :limit" if limit is not None else "")
+    result = connection.execute(
+        text(query),
+        {"limit": limit} if limit is not None else {},
+        execution_options={"stream_results": True, "max_row_buffer": 1000},
+    )
+    for row in result:
+        yield ProblemRow(*row)

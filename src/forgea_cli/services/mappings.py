@@ -1,0 +1,40 @@
+"""Repo mapping: `mapping canonicalize` (pure, no database).
+
+The other mapping services have a module each: ``mapping_backfill.backfill_repo_mappings``,
+``mapping_resolve.resolve_repo_ids`` and ``mapping_lookup.lookup_repo``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from forgea_cli.urls import DEFAULT_WEB_HOST, RepoUrlRejected, parse_repo_url, redact_url
+
+
+def canonicalize_urls(urls: Iterable[str], web_host: str = DEFAULT_WEB_HOST) -> list[dict[str, Any]]:
+    """One record per input: the canonical URL, or the reason it is rejected. The input is shown
+    masked (credentials, query and fragment), since URLs pasted from remotes may carry tokens."""
+    return [_canonicalize(url, web_host) for url in urls]
+
+
+def _canonicalize(url: str, web_host: str) -> dict[str, Any]:
+    try:
+        ref = parse_repo_url(url, web_host)
+    except RepoUrlRejected as rejected:
+        return {
+            "input": rejected.url,
+            "canonical_url": None,
+            "owner": None,
+            "name": None,
+            "reason": rejected.reason.value,
+            "detail": rejected.detail,
+        }
+    return {
+        "input": redact_url(url),
+        "canonical_url": ref.canonical_url,
+        "owner": ref.owner,
+        "name": ref.name,
+        "reason": None,
+        "detail": None,
+    }
