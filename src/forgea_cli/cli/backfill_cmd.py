@@ -39,52 +39,31 @@ def _run(ctx: typer.Context, name: str, batch_size: int, dry_run: bool, json: bo
         output.say(describe(report))
 
 
-@app.command("lab-versions")
-def lab_versions(
-    ctx: typer.Context,
-    batch_size: BatchSize = DEFAULT_BATCH,
-    dry_run: DryRun = False,
-    json: Json = False,
-    pause: Pause = 0.0,
-):
-    """One LabVersion per lab (repoVersion, baseRepoUrl); link every session to its lab's current version."""
-    _run(ctx, "lab-versions", batch_size, dry_run, json, pause)
+# name -> help; the services are in forgea_cli.services.backfills.BACKFILLS (imported on use).
+SINGLE_BACKFILLS = {
+    "lab-versions": "One LabVersion per lab; link every session to its lab's current version.",
+    "completed-at": "completedAt = lastActivityAt on older VERIFIED_PASS sessions (an approximation).",
+    "verification-attempts": "Carry every legacy VerificationLog row over as a PASS VerificationAttempt.",
+    "repo-mappings": "Mappings from LabSession.userForkUrl (same as `forgea mapping backfill`).",
+}
 
 
-@app.command("completed-at")
-def completed_at(
-    ctx: typer.Context,
-    batch_size: BatchSize = DEFAULT_BATCH,
-    dry_run: DryRun = False,
-    json: Json = False,
-    pause: Pause = 0.0,
-):
-    """Set completedAt = lastActivityAt on VERIFIED_PASS sessions lacking it (a documented approximation)."""
-    _run(ctx, "completed-at", batch_size, dry_run, json, pause)
+def _single_backfill_command(name: str, help_text: str):
+    def command(
+        ctx: typer.Context,
+        batch_size: BatchSize = DEFAULT_BATCH,
+        dry_run: DryRun = False,
+        json: Json = False,
+        pause: Pause = 0.0,
+    ) -> None:
+        _run(ctx, name, batch_size, dry_run, json, pause)
+
+    command.__doc__ = help_text
+    return command
 
 
-@app.command("verification-attempts")
-def verification_attempts(
-    ctx: typer.Context,
-    batch_size: BatchSize = DEFAULT_BATCH,
-    dry_run: DryRun = False,
-    json: Json = False,
-    pause: Pause = 0.0,
-):
-    """Carry every legacy VerificationLog row over as a PASS VerificationAttempt."""
-    _run(ctx, "verification-attempts", batch_size, dry_run, json, pause)
-
-
-@app.command("repo-mappings")
-def repo_mappings(
-    ctx: typer.Context,
-    batch_size: BatchSize = DEFAULT_BATCH,
-    dry_run: DryRun = False,
-    json: Json = False,
-    pause: Pause = 0.0,
-):
-    """GitHubRepoMapping rows from LabSession.userForkUrl (same as `forgea mapping backfill`)."""
-    _run(ctx, "repo-mappings", batch_size, dry_run, json, pause)
+for _name, _help in SINGLE_BACKFILLS.items():
+    app.command(_name)(_single_backfill_command(_name, _help))
 
 
 @app.command("all")
