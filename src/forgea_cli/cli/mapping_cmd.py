@@ -7,13 +7,12 @@ from typing import Annotated, Any
 
 import typer
 
+from forgea_cli.cli.groups import command_group
 from forgea_cli.cli.options import BatchSize, DryRun, Json
 from forgea_cli.cli.output import emit_json, show, table, warn
 from forgea_cli.cli.runtime import runtime
 
-app = typer.Typer(
-    help="GitHub repo mapping: canonicalize, backfill, resolve ids, look up.", no_args_is_help=True
-)
+app = command_group("mapping")
 
 ReportCsv = Annotated[
     Path | None,
