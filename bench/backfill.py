@@ -77,15 +77,6 @@ WHERE owner !~ '(^-|-$|--)' AND length(owner) <= 39 AND lower(owner) NOT IN ({RE
 ORDER BY canonical, ("status" IN ('IN_PROGRESS', 'STUCK')) DESC, "lastActivityAt" DESC, id
 """
 
-# The generator's "duplicate URL" sessions name another owner, so they are not duplicates after
-# canonicalisation; give one session in 89 the exact URL of the session before it instead.
-DUPLICATE_URLS = """
-UPDATE "LabSession" s SET "userForkUrl" = p."userForkUrl"
-FROM (SELECT id, ('x' || right(id::text, 12))::bit(48)::bigint AS i FROM "LabSession") n, "LabSession" p
-WHERE n.id = s.id AND n.i % 89 = 0
-  AND p.id = ('c0000000-0000-4000-8000-' || lpad(to_hex(n.i - 1), 12, '0'))::uuid
-"""
-
 DIFFERENCES = """
 SELECT (SELECT count(*) FROM (SELECT "labSessionId", "canonicalUrl", owner, name FROM "GitHubRepoMapping"
                               EXCEPT SELECT "labSessionId", "canonicalUrl", owner, name
@@ -105,7 +96,6 @@ def main(argv: list[str] | None = None) -> None:
     with bench_server() as server, scratch_database(server, "bench_backfill") as dbname:
         print(f"building {args.sessions:,} legacy sessions …", flush=True)
         build_seconds = timed(lambda: build_legacy_database(server, dbname, args.sessions))
-        _add_duplicate_urls(server, dbname)
         print(f"built in {build_seconds:.1f}s; timing (b) set-based INSERT … SELECT …", flush=True)
         set_based_seconds, set_based_rows = _set_based(server, dbname)
         print(f"(b) {set_based_seconds:.1f}s; timing (a) forgea mapping backfill …", flush=True)
@@ -120,15 +110,6 @@ def main(argv: list[str] | None = None) -> None:
     _report(
         args, build_seconds, set_based_seconds, set_based_rows, tool, rerun, missing, extra, resolve, lookups
     )
-
-
-def _add_duplicate_urls(server: BenchServer, dbname: str) -> None:
-    with psycopg.connect(server.dsn(dbname), autocommit=True) as conn:
-        conn.execute(DUPLICATE_URLS)
-        conn.execute('VACUUM ANALYZE "LabSession"')
-
-
-# -- (b) -------------------------------------------------------------------------------------------------
 
 
 def _set_based(server: BenchServer, dbname: str) -> tuple[float, int]:

@@ -82,8 +82,8 @@ def expected_canonical(session_id: uuid.UUID, sessions: int, labs: int = 20) -> 
     i = int(session_id.hex[-12:], 16)
     if i % legacy_data.INVALID_EVERY == 0:
         return None
-    repo_number = i - 1 if i % legacy_data.DUPLICATE_URL_EVERY == 0 else i
-    return f"https://github.com/student{1 + i % (sessions // 3)}/lab-{1 + i % labs}-{repo_number}"
+    u = i - 1 if i % legacy_data.DUPLICATE_URL_EVERY == 0 else i  # a duplicate names the previous repo
+    return f"https://github.com/student{1 + u % (sessions // 3)}/lab-{1 + u % labs}-{u}"
 
 
 def test_backfill_maps_generated_legacy_data(legacy_db, engine_for, tmp_path):

@@ -23,16 +23,22 @@ def describe(report) -> str:
     return f"{report.name}: changed {report.changed} rows in {report.batches} batches"
 
 
-def _options(batch_size: int, dry_run: bool, pause: float):
+def _options(ctx: typer.Context, batch_size: int, dry_run: bool, pause: float):
     from forgea_cli.services.backfills import BackfillOptions
 
-    return BackfillOptions(batch_size=batch_size, dry_run=dry_run, progress=for_terminal(), pause=pause)
+    return BackfillOptions(
+        batch_size=batch_size,
+        dry_run=dry_run,
+        progress=for_terminal(),
+        pause=pause,
+        web_host=runtime(ctx).settings.github_web_url,
+    )
 
 
 def _run(ctx: typer.Context, name: str, batch_size: int, dry_run: bool, json: bool, pause: float) -> None:
     from forgea_cli.services import backfills
 
-    report = backfills.BACKFILLS[name](runtime(ctx).engine, _options(batch_size, dry_run, pause))
+    report = backfills.BACKFILLS[name](runtime(ctx).engine, _options(ctx, batch_size, dry_run, pause))
     if json:
         output.emit_json(report.as_dict())
     else:
@@ -77,7 +83,7 @@ def run_all(
     """Every backfill above, in order. Safe to rerun: finished work is skipped."""
     from forgea_cli.services import backfills
 
-    reports = backfills.run_all(runtime(ctx).engine, _options(batch_size, dry_run, pause))
+    reports = backfills.run_all(runtime(ctx).engine, _options(ctx, batch_size, dry_run, pause))
     if json:
         output.emit_json({"dry_run": dry_run, "backfills": [r.as_dict() for r in reports]})
         return

@@ -124,14 +124,6 @@ def reset_session_settings(connection: Connection) -> None:
         connection.execute(text(f"RESET {name}"))
 
 
-def try_run_lock(connection: Connection) -> bool:
-    return bool(connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": RUN_LOCK_KEY}).scalar())
-
-
-def release_run_lock(connection: Connection) -> None:
-    connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": RUN_LOCK_KEY})
-
-
 def drop_temp_tables(connection: Connection) -> None:
     connection.execute(text("DROP TABLE IF EXISTS pg_temp.repo_mapping_plan, pg_temp.repo_mapping_stage"))
 

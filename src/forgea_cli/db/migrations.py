@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,8 +15,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from forgea_cli.db import advisory
 from forgea_cli.db.engine import connect
-from forgea_cli.errors import InProgress, OperationFailed
+from forgea_cli.errors import OperationFailed
 
 # pg_advisory_lock key shared by every forgea process that changes the schema ('forgea' in hex).
 MIGRATION_LOCK_KEY = 0x666F72676561
@@ -80,25 +80,15 @@ def current_revision(connection: Connection) -> str | None:
     return heads[0] if heads else None
 
 
-@contextmanager
-def migration_lock(connection: Connection, wait_seconds: float) -> Iterator[None]:
-    """Session-level advisory lock: survives the per-revision transactions of one run."""
-    deadline = time.monotonic() + wait_seconds
-    while not connection.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY}).scalar():
-        connection.commit()
-        if time.monotonic() >= deadline:
-            raise InProgress(
-                "another forgea migration is running on this database (advisory lock held)",
-                hint="wait for it to finish, then run the command again",
-            )
-        time.sleep(0.25)
-    connection.commit()
-    try:
-        yield
-    finally:
-        connection.rollback()
-        connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
-        connection.commit()
+def migration_lock(connection: Connection, wait_seconds: float):
+    """Held for a whole run: it survives the per-revision transactions."""
+    return advisory.held(
+        connection,
+        MIGRATION_LOCK_KEY,
+        wait_seconds=wait_seconds,
+        busy="another forgea migration is running on this database (advisory lock held)",
+        hint="wait for it to finish, then run the command again",
+    )
 
 
 def _set_timeouts(connection: Connection, timeouts: Timeouts) -> None:

@@ -26,6 +26,7 @@ class BackfillOptions:
     dry_run: bool = False
     progress: Progress | None = None
     pause: float = 0.0  # seconds between batches, to throttle on a busy primary
+    web_host: str = "github.com"  # the GitHub web host repo URLs must name (FORGEA_GITHUB_WEB_URL)
 
 
 def _keyset(engine: Engine, job: KeysetJob, options: BackfillOptions) -> BackfillReport:
@@ -65,7 +66,11 @@ def repo_mappings(engine: Engine, options: BackfillOptions) -> BackfillReport:
     from forgea_cli.services.mapping_backfill import backfill_repo_mappings
 
     return backfill_repo_mappings(
-        engine, batch_size=options.batch_size, dry_run=options.dry_run, progress=options.progress
+        engine,
+        batch_size=options.batch_size,
+        dry_run=options.dry_run,
+        progress=options.progress,
+        web_host=options.web_host,
     )
 
 

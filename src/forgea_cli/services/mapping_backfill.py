@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import csv
 import re
-import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from forgea_cli.db import advisory
 from forgea_cli.db import mapping_backfill as sql
 from forgea_cli.db.engine import connect
-from forgea_cli.errors import InProgress, InvalidInput
+from forgea_cli.errors import InvalidInput
 from forgea_cli.progress import NoProgress, Progress
 from forgea_cli.services.batching import BackfillReport
 from forgea_cli.urls import DEFAULT_WEB_HOST, RepoUrlRejected, parse_repo_url, redact_url
@@ -234,21 +233,11 @@ def _write_csv(connection: Connection, path: Path, web_host: str) -> None:
 # -- one run at a time --------------------------------------------------------------------------------
 
 
-@contextmanager
-def _run_lock(connection: Connection) -> Iterator[None]:
-    deadline = time.monotonic() + LOCK_WAIT_SECONDS
-    while not sql.try_run_lock(connection):
-        connection.commit()
-        if time.monotonic() >= deadline:
-            raise InProgress(
-                "another repo-mapping backfill is running on this database",
-                hint="wait for it to finish; a rerun afterwards finds nothing left to do",
-            )
-        time.sleep(0.25)
-    connection.commit()
-    try:
-        yield
-    finally:
-        connection.rollback()
-        sql.release_run_lock(connection)
-        connection.commit()
+def _run_lock(connection: Connection):
+    return advisory.held(
+        connection,
+        sql.RUN_LOCK_KEY,
+        wait_seconds=LOCK_WAIT_SECONDS,
+        busy="another repo-mapping backfill is running on this database",
+        hint="wait for it to finish; a rerun afterwards finds nothing left to do",
+    )
