@@ -40,7 +40,7 @@ def demo(
     with world.local_fake_github(DEMO_FORK) as github_url:
         fork = f"https://github.com/{DEMO_FORK}" if github_url else None
         env = _environment(url, github_url)
-        for step in plan.rollout_steps(world.describe(url, fork)):
+        for step in plan.rollout_steps(world.describe(url, fork, fresh=built)):
             _run(step, env)
     output.say("\ndemo finished: the last screen above is `forgea verify-constraints` passing")
 

@@ -19,7 +19,9 @@ class DemoWorld:
     student_email: str
     lab_id: str
     messy_url: str
+    active_session: str  # an IN_PROGRESS session that is its student's only active one for the lab
     fork_url: str | None  # None when no local fake GitHub is available
+    fresh: bool = True  # False when an earlier run's database is reused
 
 
 def rollout_steps(world: DemoWorld) -> list[Step]:
@@ -28,11 +30,16 @@ def rollout_steps(world: DemoWorld) -> list[Step]:
         Step("Check it matches the baseline; the dry run stamps nothing.", ("migrate", "adopt", "--dry-run")),
         Step("Adopt it: stamp the baseline revision (a second run is a no-op).", ("migrate", "adopt")),
         Step("Expand: additive, lock-safe DDL only.", ("migrate", "upgrade", "0005_f6_session_indexes")),
-        Step(
-            "The contract refuses until the data is ready, and names the commands to run.",
-            ("migrate", "upgrade"),
-            expect_exit=1,
-        ),
+    ]
+    if world.fresh:
+        steps.append(
+            Step(
+                "The contract refuses until the data is ready, and names the commands to run.",
+                ("migrate", "upgrade"),
+                expect_exit=1,
+            )
+        )
+    steps += [
         Step("Every backfill, counted first (dry run).", ("backfill", "all", "--dry-run")),
         Step("Now for real: batched, resumable, idempotent.", ("backfill", "all", "--batch-size", "100")),
         Step(
@@ -64,8 +71,28 @@ def rollout_steps(world: DemoWorld) -> list[Step]:
             )
         )
     steps += [
-        Step("Sessions of that student.", ("session", "list", "--user", world.student_email)),
+        Step("Sessions of that student.", ("session", "list", "--user", world.student_email, "--limit", "5")),
         Step("The state machine the database enforces.", ("lifecycle", "show")),
+        Step(
+            "A transition, asked of the database first (dry run), then for real with its audit row.",
+            ("session", "transition", world.active_session, "--to", "STUCK", "--dry-run"),
+        ),
+        Step(
+            "One compare-and-set plus one AuditLog row, in one transaction.",
+            (
+                "session",
+                "transition",
+                world.active_session,
+                "--to",
+                "STUCK",
+                "--reason",
+                "demo: no push for a week",
+            ),
+        ),
+        Step(
+            "The session with its version, mapping, attempts and audit timeline.",
+            ("session", "show", world.active_session),
+        ),
         Step(
             "Last: the CI gate. Catalog, behaviour probes, data invariants, migrations.",
             ("verify-constraints",),

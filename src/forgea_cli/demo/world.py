@@ -39,22 +39,35 @@ def prepare(embedded_url: str, *, reset: bool) -> tuple[str, bool]:
     url, dsn = demo_urls(embedded_url)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(prisma_baseline_sql())
-    legacy_data.generate(dsn, legacy_data.LegacySize(sessions=DEMO_SESSIONS, users=60, labs=4))
+    legacy_data.generate(dsn, legacy_data.LegacySize(sessions=DEMO_SESSIONS, users=150, labs=4))
     return url, True
 
 
-def describe(url: str, fork_url: str | None) -> DemoWorld:
+ONLY_ACTIVE_SESSION = """
+SELECT s.id::text FROM "LabSession" s
+WHERE s.status = 'IN_PROGRESS' AND NOT EXISTS (
+    SELECT 1 FROM "LabSession" o WHERE o."userId" = s."userId" AND o."labId" = s."labId" AND o.id <> s.id
+      AND o.status IN ('IN_PROGRESS', 'STUCK'))
+ORDER BY s.id LIMIT 1
+"""
+
+
+def describe(url: str, fork_url: str | None, *, fresh: bool) -> DemoWorld:
     dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
     with psycopg.connect(dsn) as conn:
         email, lab_id = conn.execute(
+            # Judged on the generated (legacy) sessions only, so a rerun picks the same student and the
+            # demo's `session create` is a replay rather than a second session.
             'SELECT u.email, l.id::text FROM "User" u CROSS JOIN "Lab" l '
             'WHERE NOT EXISTS (SELECT 1 FROM "LabSession" s WHERE s."userId" = u.id AND s."labId" = l.id '
-            "AND s.status IN ('IN_PROGRESS', 'STUCK')) ORDER BY u.email, l.id LIMIT 1"
+            f"AND s.id::text LIKE '{legacy_data.SESSION_ID_PREFIX}%' AND s.status IN ('IN_PROGRESS', 'STUCK')) "
+            "ORDER BY u.email, l.id LIMIT 1"
         ).fetchone()
         messy = conn.execute(
             """SELECT "userForkUrl" FROM "LabSession" WHERE "userForkUrl" LIKE 'git@%' ORDER BY id LIMIT 1"""
         ).fetchone()[0]
-    return DemoWorld(student_email=email, lab_id=lab_id, messy_url=messy, fork_url=fork_url)
+        active = conn.execute(ONLY_ACTIVE_SESSION).fetchone()[0]
+    return DemoWorld(email, lab_id, messy, active, fork_url, fresh)
 
 
 @contextmanager
