@@ -49,7 +49,8 @@ def test_resolve_duplicates_dry_run_lists_then_defers_with_audit(forgea, prisma_
     with psycopg.connect(libpq(prisma_db)) as conn:
         audits = conn.execute(
             """SELECT count(*) FROM "AuditLog" WHERE action = 'LAB_STATUS_TRANSITION'
-               AND metadata->>'toStatus' = 'DEFERRED' AND metadata->>'reason' LIKE 'duplicate active session%'"""
+               AND metadata->>'toStatus' = 'DEFERRED'
+               AND metadata->>'reason' LIKE 'duplicate active session%'"""
         ).fetchone()[0]
     assert audits == len(deferred)
     rerun = forgea("backfill", "resolve-duplicates", url=prisma_db)

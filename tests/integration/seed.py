@@ -54,7 +54,8 @@ def add_lab(conn: psycopg.Connection, template: str = "https://github.com/forgea
 
 def add_pass_attempt(conn: psycopg.Connection, session_id: uuid.UUID) -> None:
     conn.execute(
-        'INSERT INTO "VerificationAttempt" ("labSessionId", "attemptNumber", "commitSha", result, "ciOutput") '
+        'INSERT INTO "VerificationAttempt" ("labSessionId", "attemptNumber", "commitSha", result, '
+        '"ciOutput") '
         "VALUES (%s, next_verification_attempt_number(%s), 'abc', 'PASS', 'ok')",
         (session_id, session_id),
     )

@@ -35,7 +35,8 @@ def _fill(conn) -> None:
     conn.execute(
         f"""INSERT INTO "Lab" (id, title, epic, "sourceGithubIssueUrl", "repoVersion", "baseRepoUrl",
                                "failureClass", constraints)
-            SELECT md5('l' || l)::uuid, 'lab ' || l, 'e', 'x', 'v1', 'https://github.com/o/t', 'RESOURCE_LEAK', '{{}}'
+            SELECT md5('l' || l)::uuid, 'lab ' || l, 'e', 'x', 'v1', 'https://github.com/o/t',
+                   'RESOURCE_LEAK', '{{}}'
             FROM generate_series(0, {LABS - 1}) l"""
     )
     conn.execute(
@@ -50,7 +51,8 @@ def _fill(conn) -> None:
                    s.status::"LabStatus", 'https://github.com/s/' || i, ts,
                    CASE WHEN s.status = 'VERIFIED_PASS' THEN ts END
             FROM generate_series(0, {SESSIONS - 1}) i,
-                 LATERAL (SELECT CASE i / {USERS} WHEN 0 THEN (CASE WHEN i % 2 = 0 THEN 'IN_PROGRESS' ELSE 'STUCK' END)
+                 LATERAL (SELECT CASE i / {USERS}
+                                     WHEN 0 THEN (CASE WHEN i % 2 = 0 THEN 'IN_PROGRESS' ELSE 'STUCK' END)
                                  WHEN 1 THEN 'DEFERRED' ELSE 'VERIFIED_PASS' END AS status,
                                  timestamp '2026-01-01' + (i % 5000) * interval '1 hour' AS ts) s"""
     )

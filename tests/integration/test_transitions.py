@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 from collections import Counter
@@ -76,7 +77,7 @@ def test_fifty_concurrent_writers_one_winner_per_step(migrated_db):
             rows = seed.audit_rows(conn, session_id)
             assert len(rows) == ROUNDS
             chain = [Status.IN_PROGRESS] + [Status(m["toStatus"]) for _, _, m in rows]
-            assert all(b in lifecycle.TRANSITIONS[a] for a, b in zip(chain, chain[1:], strict=False))
+            assert all(b in lifecycle.TRANSITIONS[a] for a, b in itertools.pairwise(chain))
             assert [Status(m["fromStatus"]) for _, _, m in rows] == chain[:-1]
             assert Status(seed.status_of(conn, session_id)) == chain[-1] == state[session_id]
 

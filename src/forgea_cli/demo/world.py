@@ -60,7 +60,8 @@ def describe(url: str, fork_url: str | None, *, fresh: bool) -> DemoWorld:
             # demo's `session create` is a replay rather than a second session.
             'SELECT u.email, l.id::text FROM "User" u CROSS JOIN "Lab" l '
             'WHERE NOT EXISTS (SELECT 1 FROM "LabSession" s WHERE s."userId" = u.id AND s."labId" = l.id '
-            f"AND s.id::text LIKE '{legacy_data.SESSION_ID_PREFIX}%' AND s.status IN ('IN_PROGRESS', 'STUCK')) "
+            f"AND s.id::text LIKE '{legacy_data.SESSION_ID_PREFIX}%' "
+            "AND s.status IN ('IN_PROGRESS', 'STUCK')) "
             "ORDER BY u.email, l.id LIMIT 1"
         ).fetchone()
         messy = conn.execute(
