@@ -24,6 +24,10 @@ STAGES = (
     ("backfill all", ["backfill", "all", "--batch-size", "5000"]),
     ("resolve duplicates", ["backfill", "resolve-duplicates"]),
     ("contract (upgrade head)", ["migrate", "upgrade", "head"]),
+    (
+        "schema matches the models (verify-constraints)",
+        ["verify-constraints", "--only", "catalog", "--only", "migrations"],
+    ),
 )
 LEGACY_TABLES = ("User", "Lab", "LabSession", "VerificationLog", "AuditLog")
 EXCLUSIVE_ON_SESSIONS = """
