@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError
 
-from forgea_cli.services.batching import KeysetJob, key_range
+from forgea_cli.db.keyset import KeysetJob, key_range
 
 LAB_VERSIONS_PENDING = """NOT EXISTS (SELECT 1 FROM "LabVersion" v
                                       WHERE v."labId" = "Lab"."id" AND v."version" = "Lab"."repoVersion")"""

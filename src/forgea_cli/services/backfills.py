@@ -12,9 +12,10 @@ from forgea_cli.audit import ActorType
 from forgea_cli.db import backfill_jobs
 from forgea_cli.db.duplicate_queries import DuplicateGroup, find_active_duplicates
 from forgea_cli.db.engine import connect
+from forgea_cli.db.keyset import KeysetJob
 from forgea_cli.errors import Conflict
 from forgea_cli.progress import Progress
-from forgea_cli.services.batching import BackfillReport, KeysetJob, run_keyset
+from forgea_cli.services.batching import BackfillReport, run_keyset
 from forgea_cli.services.transitions import TransitionRequest, transition_session
 
 DEFAULT_BATCH_SIZE = 5000

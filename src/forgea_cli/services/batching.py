@@ -1,4 +1,4 @@
-"""Keyset batching for backfills: one transaction per primary-key range, resumable by construction.
+"""Running keyset backfills: one transaction per primary-key range, resumable by construction.
 
 A backfill names the rows that still need work (`pending`); each batch takes the next `batch_size`
 of them in primary-key order and changes them in its own transaction. A killed run loses at most
@@ -8,13 +8,14 @@ its current batch; a rerun finds only what is still pending, so it never does wo
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Engine
 
+from forgea_cli.db import keyset
 from forgea_cli.db.engine import connect
+from forgea_cli.db.keyset import KeysetJob
 from forgea_cli.progress import NoProgress, Progress
 
 
@@ -43,34 +44,6 @@ class BackfillReport:
         }
 
 
-@dataclass(frozen=True)
-class KeysetJob:
-    """`table` and `key` are quoted identifiers; `pending` a SQL condition on that table."""
-
-    name: str
-    table: str
-    pending: str
-    apply: Callable[
-        [Connection, Any, Any], int
-    ]  # (connection, low exclusive, high inclusive) -> rows changed
-    key: str = '"id"'
-
-
-def count_pending(connection: Connection, job: KeysetJob) -> int:
-    return int(
-        connection.execute(text(f"SELECT count(*) FROM {job.table} WHERE {job.pending}")).scalar() or 0
-    )
-
-
-def _next_high(connection: Connection, job: KeysetJob, low: Any, batch_size: int) -> Any:
-    after = f"{job.key} > :low AND " if low is not None else ""
-    query = text(
-        f"SELECT k FROM (SELECT {job.key} AS k FROM {job.table} "
-        f"WHERE {after}({job.pending}) ORDER BY {job.key} LIMIT :n) batch ORDER BY k DESC LIMIT 1"
-    )
-    return connection.execute(query, {"low": low, "n": batch_size}).scalar()
-
-
 def run_keyset(
     engine: Engine,
     job: KeysetJob,
@@ -84,7 +57,7 @@ def run_keyset(
     progress = progress or NoProgress()
     report = BackfillReport(job.name, dry_run)
     with connect(engine) as connection:
-        report.pending = count_pending(connection, job)
+        report.pending = keyset.count_pending(connection, job)
         connection.commit()
         if dry_run or report.pending == 0:
             report.changed = report.pending if dry_run else 0
@@ -92,7 +65,7 @@ def run_keyset(
         progress.start(job.name, report.pending)
         low = None
         try:
-            while (high := _next_high(connection, job, low, batch_size)) is not None:
+            while (high := keyset.next_high(connection, job, low, batch_size)) is not None:
                 changed = job.apply(connection, low, high)
                 connection.commit()
                 report.changed += changed
@@ -105,8 +78,3 @@ def run_keyset(
             connection.rollback()
             progress.finish()
     return report
-
-
-def key_range(column: str, low: Any) -> str:
-    """The SQL condition for one batch: (low, high] on `column`."""
-    return f"{column} > :low AND {column} <= :high" if low is not None else f"{column} <= :high"
