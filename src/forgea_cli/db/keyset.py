@@ -20,9 +20,8 @@ class KeysetJob:
     name: str
     table: str
     pending: str
-    apply: Callable[
-        [Connection, Any, Any], int
-    ]  # (connection, low exclusive, high inclusive) -> rows changed
+    # (connection, low exclusive, high inclusive) -> rows changed
+    apply: Callable[[Connection, Any, Any], int]
     key: str = '"id"'
 
 
