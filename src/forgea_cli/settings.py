@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import getpass
-from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, SecretStr
@@ -40,12 +39,3 @@ class Settings(BaseSettings):
 
     def database_url_value(self) -> str | None:
         return self.database_url.get_secret_value() if self.database_url else None
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return Settings()
-
-
-def reset_settings_cache() -> None:
-    get_settings.cache_clear()

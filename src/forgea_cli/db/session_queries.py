@@ -166,18 +166,6 @@ def session_audit(connection: Connection, session_id: uuid.UUID, limit: int = 20
     return [dict(r) for r in rows.mappings()]
 
 
-def session_id_by_repo_id(connection: Connection, repo_id: int) -> uuid.UUID | None:
-    return connection.execute(
-        select(repo_mapping.c.labSessionId).where(repo_mapping.c.providerRepoId == repo_id)
-    ).scalar()
-
-
-def session_id_by_canonical_url(connection: Connection, canonical_url: str) -> uuid.UUID | None:
-    return connection.execute(
-        select(repo_mapping.c.labSessionId).where(repo_mapping.c.canonicalUrl == canonical_url)
-    ).scalar()
-
-
 def session_ids_by_fork_url(connection: Connection, url: str) -> list[uuid.UUID]:
     """The legacy string match the web app uses today."""
     return list(

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from forgea_cli import lifecycle
-from forgea_cli.db import session_listing, session_queries
+from forgea_cli.db import mapping_queries, session_listing, session_queries
 from forgea_cli.db.engine import connect
 from forgea_cli.errors import InvalidInput, NotFound
 from forgea_cli.urls import canonical_repo_url
@@ -30,19 +30,19 @@ def find_session_id(
         return parse_session_id(session_id)
     with connect(engine) as connection:
         if repo_id is not None:
-            found = session_queries.session_id_by_repo_id(connection, repo_id)
-            if found is None:
+            mapping = mapping_queries.mapping_by_repo_id(connection, repo_id)
+            if mapping is None:
                 raise NotFound(f"no session is mapped to GitHub repository id {repo_id}")
-            return found
+            return mapping["labSessionId"]
         assert repo_url is not None
         return _by_url(connection, repo_url, web_host)
 
 
 def _by_url(connection, repo_url: str, web_host: str) -> uuid.UUID:
     canonical = canonical_repo_url(repo_url, web_host)
-    found = session_queries.session_id_by_canonical_url(connection, canonical)
-    if found is not None:
-        return found
+    mapping = mapping_queries.mapping_by_canonical_url(connection, canonical, unbound_only=False)
+    if mapping is not None:
+        return mapping["labSessionId"]
     legacy = session_queries.session_ids_by_fork_url(connection, repo_url.strip())
     if len(legacy) == 1:
         return legacy[0]
