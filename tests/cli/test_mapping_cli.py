@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import csv
 import json
+import uuid
 
 import pytest
 
 from tests.fakes.github_server import FakeGitHub
-from tests.integration.mapping_support import add_session, add_sessions_bulk
+from tests.integration.mapping_support import (
+    add_lab,
+    add_lab_version,
+    add_mapping,
+    add_session,
+    add_sessions_bulk,
+)
 
 TOKEN = "ghp_clitoken_never_printed_0123456789"
 
@@ -114,6 +121,81 @@ def test_lookup_rules_and_exit_codes(forgea, sessions_db):
     assert "no session matches repository id 12345" in missing.stderr
     assert forgea("mapping", "lookup", url=sessions_db).exit_code == 2
     assert forgea("mapping", "lookup", "--url", "https://gitlab.com/o/r", url=sessions_db).exit_code == 2
+
+
+# -- lab templates ------------------------------------------------------------------------------------------
+
+TEMPLATE = "https://github.com/forgea-labs/leaky-cache"
+
+
+@pytest.fixture
+def template_db(migrated_db, engine_for):
+    """Forgea's seed, in short: a session whose userForkUrl is its lab's baseRepoUrl."""
+    engine = engine_for(migrated_db)
+    with engine.begin() as connection:
+        lab = add_lab(
+            connection, base="https://github.com/Forgea-Labs/Leaky-Cache.git", title="Leaky [cache]"
+        )
+        add_lab_version(connection, lab, "v0", "https://github.com/forgea-labs/leaky-cache-v0", repo_id=9001)
+        seed_session = add_session(connection, TEMPLATE, lab_id=lab)
+        add_session(connection, "https://github.com/forgea-labs/leaky-cache-ada", lab_id=lab)
+    return {"url": migrated_db, "lab": str(lab), "seed_session": str(seed_session), "engine": engine}
+
+
+def test_backfill_reports_template_sessions(forgea, template_db, tmp_path):
+    report_csv = tmp_path / "problems.csv"
+    result = forgea(
+        "mapping", "backfill", "--report-csv", str(report_csv), url=template_db["url"], env={"COLUMNS": "300"}
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "mapped 1 sessions" in result.stdout and "TEMPLATE_URL 1" in result.stdout
+    assert f"{TEMPLATE}: template of lab {template_db['lab']} (Leaky [cache]), version v1" in result.stdout
+    with report_csv.open(encoding="utf-8", newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert (row["session_id"], row["problem"], row["canonical_url"]) == (
+        template_db["seed_session"],
+        "TEMPLATE_URL",
+        TEMPLATE,
+    )
+    document = json.loads(forgea("backfill", "repo-mappings", "--json", url=template_db["url"]).stdout)
+    assert (document["nothing_to_do"], document["template_url"]) == (True, 1)
+    assert document["problems"][0]["problem"] == "TEMPLATE_URL"
+
+
+def test_lookup_of_a_template_names_its_lab_not_the_session(forgea, template_db):
+    result = forgea(
+        "mapping", "lookup", "--url", "https://github.com/forgea-labs/leaky-cache/", url=template_db["url"]
+    )
+    assert result.exit_code == 3
+    assert f"template of lab {template_db['lab']} (Leaky [cache]), version v1" in result.stdout
+    assert template_db["seed_session"] not in result.stdout + result.stderr
+    assert "is a lab's template repository" in result.stderr
+
+    by_id = forgea("mapping", "lookup", "--repo-id", "9001", "--json", url=template_db["url"])
+    assert by_id.exit_code == 3
+    document = json.loads(by_id.stdout)
+    assert (document["matched"], document["session"], document["template"]["version"]) == (False, None, "v0")
+    assert document["template"]["labTitle"] == "Leaky [cache]"
+
+
+def test_session_show_of_a_template_says_so(forgea, template_db):
+    by_url = forgea("session", "show", "--repo-url", TEMPLATE + ".git", url=template_db["url"])
+    by_id = forgea("session", "show", "--repo-id", "9001", "--json", url=template_db["url"])
+    assert by_url.exit_code == by_id.exit_code == 3
+    assert f"template of lab {template_db['lab']} (Leaky [cache]), version v1" in by_url.stderr
+    assert "version v0" in by_id.stderr
+    assert template_db["seed_session"] not in by_url.stdout + by_id.stdout
+    with template_db["engine"].begin() as connection:  # a mapping of the template, once resolved
+        add_mapping(connection, uuid.UUID(template_db["seed_session"]), TEMPLATE, repo_id=4242)
+    assert "template of lab" in forgea("session", "show", "--repo-id", "4242", url=template_db["url"]).stderr
+    student = forgea(
+        "session",
+        "show",
+        "--repo-url",
+        "https://github.com/forgea-labs/leaky-cache-ada",
+        url=template_db["url"],
+    )
+    assert student.exit_code == 0, student.stderr
 
 
 # -- resolve-ids ----------------------------------------------------------------------------------------

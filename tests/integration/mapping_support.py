@@ -19,7 +19,13 @@ def add_user(connection: Connection) -> uuid.UUID:
     return user_id
 
 
-def add_lab(connection: Connection) -> uuid.UUID:
+def add_lab(
+    connection: Connection,
+    *,
+    base: str = "https://github.com/forgea-labs/template",
+    title: str = "Lab",
+    version: str = "v1",
+) -> uuid.UUID:
     lab_id = uuid.uuid4()
     connection.execute(
         text(
@@ -29,14 +35,27 @@ def add_lab(connection: Connection) -> uuid.UUID:
         ),
         {
             "id": lab_id,
-            "title": "Lab",
+            "title": title,
             "epic": "epic",
             "issue": "https://github.com/forgea/labs/issues/1",
-            "version": "v1",
-            "base": "https://github.com/forgea-labs/template",
+            "version": version,
+            "base": base,
         },
     )
     return lab_id
+
+
+def add_lab_version(
+    connection: Connection, lab_id: uuid.UUID, version: str, template_url: str, *, repo_id: int | None = None
+) -> uuid.UUID:
+    """A version row the way `backfill lab-versions` or an instructor adds one (not the lab's current)."""
+    return connection.execute(
+        text(
+            'INSERT INTO "LabVersion" ("labId", version, "templateRepoUrl", "templateRepoId") '
+            "VALUES (:lab, :version, :url, :repo_id) RETURNING id"
+        ),
+        {"lab": lab_id, "version": version, "url": template_url, "repo_id": repo_id},
+    ).scalar_one()
 
 
 def add_session(

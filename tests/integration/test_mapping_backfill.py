@@ -17,6 +17,8 @@ from forgea_cli.services import mapping_backfill
 from forgea_cli.services.mapping_backfill import backfill_repo_mappings
 from tests.conftest import migrate_to
 from tests.integration.mapping_support import (
+    add_lab,
+    add_lab_version,
     add_mapping,
     add_session,
     add_sessions_bulk,
@@ -180,6 +182,112 @@ def test_existing_mappings_are_never_overwritten(migrated_db, engine_for):
     assert problem["session_id"] == str(newer)
     assert (problem["problem"], problem["reason"]) == ("DUPLICATE_URL", "URL_ALREADY_MAPPED")
     assert problem["winner_session_id"] == str(created)
+
+
+# -- lab templates are never a student's repository ------------------------------------------------------
+
+TEMPLATE = "https://github.com/forgea-labs/leaky-cache"
+OLD_TEMPLATE = "https://github.com/forgea-labs/leaky-cache-v1"
+
+
+def test_sessions_naming_a_lab_template_are_reported_never_mapped(migrated_db, engine_for, tmp_path):
+    engine = engine_for(migrated_db)
+    with engine.begin() as connection:
+        # The lab's baseRepoUrl is spelled with case and .git; its older version has another template.
+        lab = add_lab(
+            connection,
+            base="https://github.com/Forgea-Labs/Leaky-Cache.git",
+            title="Leaky cache",
+            version="v2",
+        )
+        add_lab_version(connection, lab, "v1", "https://github.com/forgea-labs/leaky-cache-v1/")
+        # A lab whose template URL names no repository: ignored, with a note.
+        broken = add_lab(connection, base="https://gitlab.com/forgea-labs/broken", title="Broken")
+        template_sessions = [
+            add_session(connection, TEMPLATE, lab_id=lab, last_activity=later(30)),  # as Forgea's seed does
+            add_session(
+                connection, "https://github.com/Forgea-Labs/Leaky-Cache/", lab_id=lab, status="STUCK"
+            ),
+            add_session(
+                connection, "git@github.com:forgea-labs/leaky-cache.git", lab_id=lab, status="DEFERRED"
+            ),
+        ]
+        old_template_session = add_session(
+            connection, "https://github.com/Forgea-Labs/Leaky-Cache-V1.git", lab_id=lab
+        )
+        # Student repositories: same owner and a longer name, or same name and another owner.
+        same_owner = add_session(connection, "https://github.com/forgea-labs/leaky-cache-ada", lab_id=lab)
+        same_name = add_session(connection, "https://github.com/ada/leaky-cache", lab_id=lab)
+
+    report = backfill_repo_mappings(engine, batch_size=1, report_csv=tmp_path / "problems.csv")
+
+    mapped = mappings_by_session(engine)
+    assert {session: m["canonicalUrl"] for session, m in mapped.items()} == {
+        same_owner: "https://github.com/forgea-labs/leaky-cache-ada",
+        same_name: "https://github.com/ada/leaky-cache",
+    }
+    details = report.details
+    assert (report.changed, details["template_url"], details["duplicate_url"], details["invalid_url"]) == (
+        2,
+        4,
+        0,
+        0,
+    )
+    assert details["problems_total"] == 4
+    assert details["template_urls"] == 2
+    (ignored,) = details["templates_ignored"]
+    assert (ignored["labId"], ignored["source"], ignored["reason"]) == (
+        str(broken),
+        "Lab.baseRepoUrl",
+        "NOT_GITHUB",
+    )
+    problems = {p["session_id"]: p for p in details["problems"]}
+    rows = {row["session_id"]: row for row in read_csv(tmp_path / "problems.csv")}
+    assert set(problems) == set(rows) == {str(s) for s in [*template_sessions, old_template_session]}
+    for session in template_sessions:
+        for problem in (problems[str(session)], rows[str(session)]):
+            assert (problem["problem"], problem["reason"], problem["canonical_url"]) == (
+                "TEMPLATE_URL",
+                "LAB_TEMPLATE",
+                TEMPLATE,
+            )
+            assert f"template of lab {lab} (Leaky cache), version v2" in problem["detail"]
+            assert not problem["winner_session_id"]  # no winner: none of them is a student's repository
+    old = rows[str(old_template_session)]
+    assert (old["problem"], old["canonical_url"]) == ("TEMPLATE_URL", OLD_TEMPLATE)
+    assert f"template of lab {lab} (Leaky cache), version v1" in old["detail"]
+
+
+def test_a_rerun_keeps_reporting_templates_and_writes_nothing(migrated_db, engine_for):
+    engine = engine_for(migrated_db)
+    with engine.begin() as connection:
+        lab = add_lab(connection, base=TEMPLATE + "/", title="Leaky cache")
+        add_session(connection, "https://github.com/FORGEA-LABS/leaky-cache", lab_id=lab)
+        add_session(connection, "https://github.com/ada/leaky-cache", lab_id=lab)
+    first = backfill_repo_mappings(engine)
+    before = mappings_by_session(engine)
+
+    second = backfill_repo_mappings(engine)
+
+    assert (first.changed, first.details["template_url"]) == (1, 1)
+    assert (second.pending, second.changed, second.batches, second.nothing_to_do) == (0, 0, 0, True)
+    assert (second.details["template_url"], second.details["problems"][0]["problem"]) == (1, "TEMPLATE_URL")
+    assert mappings_by_session(engine) == before
+
+
+def test_a_template_already_held_by_a_mapping_is_still_a_template(migrated_db, engine_for):
+    engine = engine_for(migrated_db)
+    with engine.begin() as connection:
+        lab = add_lab(connection, base=TEMPLATE, title="Leaky cache")
+        holder = add_session(connection, TEMPLATE, lab_id=lab)
+        add_mapping(connection, holder, TEMPLATE, source="MANUAL")  # made before templates were known
+        newer = add_session(connection, TEMPLATE + ".git", lab_id=lab, last_activity=later(5))
+
+    report = backfill_repo_mappings(engine)
+
+    (problem,) = report.details["problems"]
+    assert (problem["session_id"], problem["problem"]) == (str(newer), "TEMPLATE_URL")
+    assert report.details["duplicate_url"] == 0
 
 
 # -- idempotence, dry run, reports ------------------------------------------------------------------------

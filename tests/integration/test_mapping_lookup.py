@@ -11,7 +11,14 @@ from sqlalchemy import text
 from forgea_cli.errors import InvalidInput
 from forgea_cli.services.mapping_lookup import lookup_repo
 from forgea_cli.urls import RepoUrlRejected
-from tests.integration.mapping_support import add_mapping, add_session, later, mappings_by_session
+from tests.integration.mapping_support import (
+    add_lab,
+    add_lab_version,
+    add_mapping,
+    add_session,
+    later,
+    mappings_by_session,
+)
 
 URL = "https://github.com/octo/hello"
 
@@ -85,6 +92,81 @@ def test_rule_three_finds_active_sessions_not_yet_backfilled(engine):
     assert (result.rule, result.session["id"], result.candidates) == (3, str(newer), 2)
     assert result.mapping is None and not result.would_bind
     assert str(older) not in str(result.as_dict())
+
+
+# -- lab templates ------------------------------------------------------------------------------------------
+
+TEMPLATE = "https://github.com/forgea-labs/leaky-cache"
+
+
+@pytest.fixture
+def template_lab(engine):
+    """A lab at v2 whose baseRepoUrl is spelled with case and .git, an older v1 with its own template
+    (id 9001), and legacy sessions naming both templates as their fork, as Forgea's seed does."""
+    with engine.begin() as connection:
+        lab = add_lab(
+            connection,
+            base="https://github.com/Forgea-Labs/Leaky-Cache.git",
+            title="Leaky cache",
+            version="v2",
+        )
+        add_lab_version(connection, lab, "v1", "https://github.com/forgea-labs/leaky-cache-v1/", repo_id=9001)
+        seed_session = add_session(connection, TEMPLATE + "/", lab_id=lab, last_activity=later(9))
+        add_session(connection, "https://github.com/forgea-labs/leaky-cache-v1", lab_id=lab)
+        student = add_session(connection, "https://github.com/forgea-labs/leaky-cache-ada", lab_id=lab)
+    return {"lab": lab, "seed_session": seed_session, "student": student}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [TEMPLATE, "https://GitHub.com/Forgea-Labs/Leaky-Cache.git", "git@github.com:forgea-labs/leaky-cache"],
+)
+def test_a_template_url_is_the_template_of_its_lab_never_a_session(engine, template_lab, url):
+    for result in (
+        lookup_repo(engine, html_url=url),
+        lookup_repo(engine, repo_id=77, html_url=url, bind=True),
+    ):
+        assert (result.matched, result.rule, result.session, result.canonical_url) == (
+            False,
+            None,
+            None,
+            TEMPLATE,
+        )
+        document = result.as_dict()
+        assert document["template"] == {
+            "labId": str(template_lab["lab"]),
+            "labTitle": "Leaky cache",
+            "version": "v2",
+            "canonicalUrl": TEMPLATE,
+            "templateRepoId": None,
+            "sources": ["Lab.baseRepoUrl", "LabVersion.templateRepoUrl"],
+        }
+        assert str(template_lab["seed_session"]) not in str(document)  # rule 3 is not asked
+    assert mappings_by_session(engine) == {}  # bind=True bound nothing
+
+
+def test_another_versions_template_by_url_and_by_template_repo_id(engine, template_lab):
+    by_url = lookup_repo(engine, html_url="https://github.com/Forgea-Labs/Leaky-Cache-V1.git")
+    by_id = lookup_repo(engine, repo_id=9001)
+    for result in (by_url, by_id):
+        assert not result.matched and result.session is None
+        assert (result.template.lab_id, result.template.version) == (template_lab["lab"], "v1")
+        assert result.template.canonical_url == "https://github.com/forgea-labs/leaky-cache-v1"
+    assert by_id.template.repo_id == 9001
+
+
+def test_a_mapping_that_binds_a_template_is_not_a_session(engine, template_lab):
+    with engine.begin() as connection:
+        add_mapping(connection, template_lab["seed_session"], TEMPLATE, repo_id=4242)
+    for result in (lookup_repo(engine, repo_id=4242), lookup_repo(engine, html_url=TEMPLATE)):
+        assert not result.matched and result.template.version == "v2"
+        assert any("delete it" in note and str(template_lab["seed_session"]) in note for note in result.notes)
+
+
+def test_a_student_repository_of_the_template_owner_still_matches(engine, template_lab):
+    result = lookup_repo(engine, html_url="https://github.com/Forgea-Labs/leaky-cache-ada")
+    assert (result.rule, result.session["id"], result.template) == (3, str(template_lab["student"]), None)
+    assert result.as_dict()["templates"] == []
 
 
 def test_nothing_matches(engine):

@@ -19,7 +19,8 @@ ReportCsv = Annotated[
     typer.Option(
         "--report-csv",
         dir_okay=False,
-        help="Write every DUPLICATE_URL and INVALID_URL session to this CSV file (URLs masked).",
+        help="Write every DUPLICATE_URL, INVALID_URL and TEMPLATE_URL session to this CSV file "
+        "(URLs masked).",
     ),
 ]
 
@@ -59,7 +60,9 @@ def backfill(
 
     Same as `forgea backfill repo-mappings`. Several sessions with one canonical URL: the active one
     wins, then the most recent activity, then the smallest id; the others are reported as
-    DUPLICATE_URL, invalid URLs as INVALID_URL. Nothing is guessed. Resumable and idempotent.
+    DUPLICATE_URL, invalid URLs as INVALID_URL, and sessions naming a lab's template repository
+    (Lab.baseRepoUrl, LabVersion.templateRepoUrl) as TEMPLATE_URL. Nothing is guessed. Resumable
+    and idempotent.
     """
     from forgea_cli.cli.progress import for_terminal
     from forgea_cli.services.mapping_backfill import backfill_repo_mappings
@@ -119,7 +122,8 @@ def lookup(
 
     Rules in order: 1 repository id; 2 canonical URL of a mapping (a webhook would bind its id there);
     3 canonical userForkUrl of an active session not yet backfilled. Give both options to replay a
-    webhook exactly.
+    webhook exactly. A lab's template repository (by URL or LabVersion.templateRepoId) is reported as
+    "template of lab X", never as a session (exit 3).
     """
     from forgea_cli.errors import InvalidInput, NotFound
     from forgea_cli.services.mapping_lookup import lookup_repo
@@ -133,6 +137,13 @@ def lookup(
         emit_json(document)
     elif result.matched:
         _render_lookup(document)
+    elif result.template is not None:
+        _render_template(document)
+    if result.template is not None:
+        raise NotFound(
+            f"no session matches {document['canonical_url'] or f'repository id {repo_id}'}: "
+            f"it is a lab's template repository ({result.template.describe()})"
+        )
     if not result.matched:
         asked = " and ".join(
             part
@@ -168,8 +179,18 @@ def _render_backfill(document: dict[str, Any]) -> None:
     reasons = ", ".join(f"{reason} {count:,}" for reason, count in document["invalid_by_reason"].items())
     show(
         f"  sessions read {document['sessions_read']:,} · DUPLICATE_URL {document['duplicate_url']:,} · "
-        f"INVALID_URL {document['invalid_url']:,}" + (f" ({reasons})" if reasons else "")
+        f"INVALID_URL {document['invalid_url']:,}"
+        + (f" ({reasons})" if reasons else "")
+        + f" · TEMPLATE_URL {document['template_url']:,}"
     )
+    for ignored in document["templates_ignored"]:
+        warn(
+            _plain(
+                f"{ignored['source']} of lab {ignored['labId']} ({ignored['labTitle']}), version "
+                f"{ignored['version']}: {ignored['url']!r} is not a repository URL ({ignored['reason']}), "
+                "ignored as a template"
+            )
+        )
     if document.get("lost_to_concurrent_writers"):
         warn(f"{document['lost_to_concurrent_writers']:,} sessions were mapped by another writer meanwhile")
     problems = document["problems"]
@@ -188,6 +209,8 @@ def _render_backfill(document: dict[str, Any]) -> None:
 def _problem_target(problem: dict[str, Any]) -> str:
     if problem["problem"] == "DUPLICATE_URL":
         return f"{problem['canonical_url']} → {problem['winner_session_id']}"
+    if problem["problem"] == "TEMPLATE_URL":
+        return _plain(f"{problem['canonical_url']}: {problem['detail']}")
     return _plain(problem["detail"])
 
 
@@ -204,6 +227,19 @@ def _render_resolve(document: dict[str, Any]) -> None:
     if document["conflict_rows"]:
         rows = ((c["mapping_id"], c["canonical_url"], _plain(c["detail"])) for c in document["conflict_rows"])
         table("conflicts (left PENDING)", ("mapping", "canonical URL", "detail"), rows)
+
+
+def _render_template(document: dict[str, Any]) -> None:
+    for template in document["templates"]:
+        show(
+            _plain(
+                f"template of lab {template['labId']} ({template['labTitle']}), version {template['version']}"
+            )
+        )
+    if document["canonical_url"]:
+        show(f"  repository {_plain(document['canonical_url'])}")
+    for note in document["notes"]:
+        show(f"  note: {_plain(note)}")
 
 
 def _render_lookup(document: dict[str, Any]) -> None:

@@ -2,13 +2,13 @@
 
 The rows cross the wire with COPY in PostgreSQL's text format; the service turns each session line
 into a stage line (canonical URL or rejection reason) without building Python objects per column.
-The stage and the plan are temporary tables of the writer connection: a killed run leaves nothing
-behind but the batches it committed.
+The stage, the lab templates and the plan are temporary tables of the writer connection: a killed
+run leaves nothing behind but the batches it committed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -43,8 +43,20 @@ CREATE TEMP TABLE repo_mapping_stage (
 )
 """
 
-# Every staged session gets a decision. Winner of a canonical URL: active first, then the most
-# recent lastActivityAt, then the smallest id; a URL already held by a mapping has no winner here.
+# The canonical URLs of every lab template (services/lab_templates.py decides them once per run),
+# each with the sentence that names its labs and versions.
+CREATE_TEMPLATES = """
+CREATE TEMP TABLE repo_mapping_templates (
+    canonical text PRIMARY KEY,
+    detail text NOT NULL
+)
+"""
+INSERT_TEMPLATE = "INSERT INTO repo_mapping_templates (canonical, detail) VALUES (:canonical, :detail)"
+
+# Every staged session gets a decision. A lab's template is never a student's repository: every
+# session naming one is TEMPLATE_URL (none of them wins). Winner of any other canonical URL: active
+# first, then the most recent lastActivityAt, then the smallest id; a URL already held by a mapping
+# has no winner here.
 CREATE_PLAN = """
 CREATE TEMP TABLE repo_mapping_plan AS
 SELECT row_number() OVER (ORDER BY d.canonical, d.active DESC, d.last_activity DESC, d.session_id) AS seq, d.*
@@ -52,21 +64,24 @@ FROM (
     SELECT s.*,
            row_number() OVER w AS rank,
            first_value(s.session_id) OVER w AS group_winner,
-           m."labSessionId" AS mapped_session
+           m."labSessionId" AS mapped_session,
+           t.canonical IS NOT NULL AS is_template
     FROM repo_mapping_stage s
     LEFT JOIN "GitHubRepoMapping" m ON m."canonicalUrl" = s.canonical
+    LEFT JOIN repo_mapping_templates t ON t.canonical = s.canonical
     WINDOW w AS (PARTITION BY s.canonical ORDER BY s.active DESC, s.last_activity DESC, s.session_id)
 ) d
 """
 PLAN_INDEX = "CREATE INDEX ON repo_mapping_plan (seq)"
-TO_MAP = "canonical IS NOT NULL AND mapped_session IS NULL AND rank = 1"
+TO_MAP = "canonical IS NOT NULL AND NOT is_template AND mapped_session IS NULL AND rank = 1"
 PROBLEM = f"NOT ({TO_MAP})"
 
 PLAN_COUNTS = f"""
 SELECT count(*) AS staged,
        count(*) FILTER (WHERE {TO_MAP}) AS to_map,
-       count(*) FILTER (WHERE canonical IS NOT NULL AND NOT ({TO_MAP})) AS duplicate_url,
+       count(*) FILTER (WHERE canonical IS NOT NULL AND NOT is_template AND NOT ({TO_MAP})) AS duplicate_url,
        count(*) FILTER (WHERE canonical IS NULL) AS invalid_url,
+       count(*) FILTER (WHERE is_template) AS template_url,
        coalesce(max(seq), 0) AS last_seq
 FROM repo_mapping_plan
 """
@@ -84,10 +99,11 @@ ON CONFLICT DO NOTHING
 """
 BATCH_TO_MAP = f"SELECT count(*) FROM repo_mapping_plan WHERE seq > :low AND seq <= :high AND {TO_MAP}"
 
-# Duplicates name the session that holds (or will hold) the URL.
+# Duplicates name the session that holds (or will hold) the URL; templates name their labs.
 PROBLEM_ROWS = f"""
 SELECT p.session_id, p.canonical, p.reason, coalesce(p.mapped_session, p.group_winner) AS winner,
-       p.mapped_session IS NOT NULL AS held_by_existing_mapping, s."userForkUrl"
+       p.mapped_session IS NOT NULL AS held_by_existing_mapping, s."userForkUrl",
+       (SELECT t.detail FROM repo_mapping_templates t WHERE t.canonical = p.canonical) AS template
 FROM repo_mapping_plan p JOIN "LabSession" s ON s."id" = p.session_id
 WHERE {PROBLEM}
 ORDER BY p.seq
@@ -100,6 +116,7 @@ class PlanCounts:
     to_map: int
     duplicate_url: int
     invalid_url: int
+    template_url: int
     last_seq: int
 
 
@@ -111,6 +128,7 @@ class ProblemRow:
     winner: Any
     held_by_existing_mapping: bool
     user_fork_url: str
+    template: str | None = None  # the lab template(s) the URL is, in one sentence
 
 
 def apply_session_settings(connection: Connection) -> None:
@@ -125,12 +143,26 @@ def reset_session_settings(connection: Connection) -> None:
 
 
 def drop_temp_tables(connection: Connection) -> None:
-    connection.execute(text("DROP TABLE IF EXISTS pg_temp.repo_mapping_plan, pg_temp.repo_mapping_stage"))
+    connection.execute(
+        text(
+            "DROP TABLE IF EXISTS pg_temp.repo_mapping_plan, pg_temp.repo_mapping_stage, "
+            "pg_temp.repo_mapping_templates"
+        )
+    )
 
 
 def create_stage(connection: Connection) -> None:
     drop_temp_tables(connection)
     connection.execute(text(CREATE_STAGE))
+
+
+def create_templates(connection: Connection, templates: Iterable[tuple[str, str]]) -> None:
+    """The run's lab templates: (canonical URL, sentence naming its labs and versions)."""
+    connection.execute(text(CREATE_TEMPLATES))
+    rows = [{"canonical": canonical, "detail": detail} for canonical, detail in templates]
+    if rows:
+        connection.execute(text(INSERT_TEMPLATE), rows)
+    connection.execute(text("ANALYZE repo_mapping_templates"))
 
 
 def _driver(connection: Connection) -> Any:
@@ -195,7 +227,7 @@ def vacuum_analyze_mappings(engine: Engine) -> None:
 
 
 def problem_rows(connection: Connection, limit: int | None = None) -> Iterator[ProblemRow]:
-    """Duplicate and invalid sessions in plan order, streamed (a CSV of any length stays small)."""
+    """Duplicate, invalid and template sessions in plan order, streamed (a CSV of any length stays small)."""
     query = PROBLEM_ROWS + (" LIMIT :limit" if limit is not None else "")
     result = connection.execute(
         text(query),

@@ -5,7 +5,9 @@ Three steps, so that the winner of a URL is chosen over the whole table, never p
 1. *stage* — every session without a mapping is streamed out (COPY, one snapshot), its
    ``userForkUrl`` canonicalised in Python by ``forgea_cli.urls`` (the one canonicaliser of the
    tool) and streamed into a temporary table, while PostgreSQL is still producing the next rows;
-2. *plan* — one set-based pass decides every staged session: mapped, DUPLICATE_URL or INVALID_URL;
+2. *plan* — one set-based pass decides every staged session: mapped, DUPLICATE_URL, INVALID_URL or
+   TEMPLATE_URL (the session names a lab's template repository, which is never a student's: the
+   set of template URLs comes from ``services.lab_templates``, canonicalised once per run);
 3. *write* — the plan is inserted in keyset batches (canonical URL order), one transaction each,
    then the mapping table is vacuumed and analysed (statistics and visibility map for the new rows).
 
@@ -26,6 +28,7 @@ from forgea_cli.db import mapping_backfill as sql
 from forgea_cli.db.engine import connect
 from forgea_cli.errors import InvalidInput
 from forgea_cli.progress import NoProgress, Progress
+from forgea_cli.services import lab_templates
 from forgea_cli.services.batching import BackfillReport
 from forgea_cli.urls import DEFAULT_WEB_HOST, RepoUrlRejected, parse_repo_url, redact_url
 
@@ -49,7 +52,8 @@ def backfill_repo_mappings(
     report_csv: Path | None = None,
     web_host: str = DEFAULT_WEB_HOST,
 ) -> BackfillReport:
-    """Map every legacy session whose URL is valid and not a duplicate (PENDING, source BACKFILL)."""
+    """Map every legacy session whose URL is valid, not a duplicate and not a lab's template
+    (PENDING, source BACKFILL)."""
     if batch_size < 1:
         raise InvalidInput("--batch-size must be at least 1")
     progress = progress or NoProgress()
@@ -57,9 +61,10 @@ def backfill_repo_mappings(
     with connect(engine) as connection, _run_lock(connection):
         sql.apply_session_settings(connection)
         try:
-            counts = _stage_and_plan(engine, connection, web_host, progress)
+            templates = lab_templates.all_templates(connection, web_host)
+            counts = _stage_and_plan(engine, connection, templates, web_host, progress)
             report.pending = counts.to_map
-            report.details = _summary(connection, counts, web_host)
+            report.details = _summary(connection, counts, templates, web_host)
             if report_csv is not None:
                 _write_csv(connection, report_csv, web_host)
                 report.details["report_csv"] = str(report_csv)
@@ -82,9 +87,16 @@ def backfill_repo_mappings(
 
 
 def _stage_and_plan(
-    engine: Engine, connection: Connection, web_host: str, progress: Progress
+    engine: Engine,
+    connection: Connection,
+    templates: lab_templates.Templates,
+    web_host: str,
+    progress: Progress,
 ) -> sql.PlanCounts:
     sql.create_stage(connection)
+    sql.create_templates(
+        connection, ((url, lab_templates.describe_all(found)) for url, found in templates.by_url.items())
+    )
     progress.start("repo mappings: reading sessions", None)
     try:
         with sql.unmapped_session_lines(engine) as lines, sql.stage_writer(connection) as stage:
@@ -168,16 +180,22 @@ def _write_plan(
 # -- reporting ------------------------------------------------------------------------------------------
 
 
-def _summary(connection: Connection, counts: sql.PlanCounts, web_host: str) -> dict[str, Any]:
+def _summary(
+    connection: Connection, counts: sql.PlanCounts, templates: lab_templates.Templates, web_host: str
+) -> dict[str, Any]:
     problems = [problem_record(row, web_host) for row in sql.problem_rows(connection, PROBLEMS_SHOWN)]
     return {
         "sessions_read": counts.staged,
         "duplicate_url": counts.duplicate_url,
         "invalid_url": counts.invalid_url,
+        "template_url": counts.template_url,
         "invalid_by_reason": sql.invalid_by_reason(connection) if counts.invalid_url else {},
         "lost_to_concurrent_writers": 0,
         "winner_rule": WINNER_RULE,
-        "problems_total": counts.duplicate_url + counts.invalid_url,
+        "template_urls": len(templates.by_url),
+        # Stored template URLs that name no repository: they cannot match a session, so are ignored.
+        "templates_ignored": [ignored.as_dict() for ignored in templates.ignored],
+        "problems_total": counts.duplicate_url + counts.invalid_url + counts.template_url,
         "problems": problems,
         "report_csv": None,
     }
@@ -193,6 +211,16 @@ def problem_record(row: sql.ProblemRow, web_host: str = DEFAULT_WEB_HOST) -> dic
             "detail": _rejection_detail(row.user_fork_url, web_host),
             "url": redact_url(row.user_fork_url),
             "canonical_url": None,
+            "winner_session_id": None,
+        }
+    if row.template is not None:
+        return {
+            "session_id": str(row.session_id),
+            "problem": "TEMPLATE_URL",
+            "reason": "LAB_TEMPLATE",
+            "detail": f"{row.template}: a lab's template repository is never a student's",
+            "url": redact_url(row.user_fork_url),
+            "canonical_url": row.canonical,
             "winner_session_id": None,
         }
     if row.held_by_existing_mapping:

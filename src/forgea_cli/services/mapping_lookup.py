@@ -9,6 +9,11 @@
 
 Without a repository id (``forgea mapping lookup --url``) nothing can contradict a bound mapping, so
 rule 2 also reports a mapping whose id is already bound, with that id.
+
+Before any rule, a lab's template repository is recognised (``services.lab_templates``): by its
+canonical URL, by ``LabVersion.templateRepoId``, or as the URL of the mapping rule 1 finds. The
+answer is then "template of lab X, version V" (``templates``), never a session, even where a legacy
+session names the template as its fork.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from forgea_cli.db import mapping_queries as q
 from forgea_cli.db.uow import UnitOfWork
 from forgea_cli.errors import InvalidInput
+from forgea_cli.services import lab_templates
 from forgea_cli.urls import DEFAULT_WEB_HOST, RepoUrlRejected, canonical_repo_url, redact_url
 
 if TYPE_CHECKING:
@@ -41,10 +47,15 @@ class LookupResult:
     bound: bool = False  # this call bound it (bind=True)
     candidates: int = 0  # rule 3: active sessions sharing the URL
     notes: list[str] = field(default_factory=list)
+    templates: tuple[lab_templates.LabTemplate, ...] = ()  # the repository is a lab's template
 
     @property
     def matched(self) -> bool:
         return self.rule is not None
+
+    @property
+    def template(self) -> lab_templates.LabTemplate | None:
+        return self.templates[0] if self.templates else None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +68,8 @@ class LookupResult:
             "candidates": self.candidates,
             "session": self.session,
             "mapping": self.mapping,
+            "template": self.template.as_dict() if self.template else None,
+            "templates": [template.as_dict() for template in self.templates],
             "notes": self.notes,
         }
 
@@ -91,15 +104,50 @@ def _check_arguments(repo_id: int | None, html_url: str | None, bind: bool) -> N
 def _lookup(
     connection: Connection, repo_id: int | None, html_url: str | None, bind: bool, web_host: str
 ) -> LookupResult:
+    canonical = canonical_repo_url(html_url, web_host) if html_url is not None else None
+    templates = lab_templates.templates_of(
+        connection, canonical_url=canonical, repo_id=repo_id, web_host=web_host
+    )
+    if templates:
+        return _template(canonical, templates, _mapping_of(connection, canonical, repo_id))
     if repo_id is not None and (row := q.mapping_by_repo_id(connection, repo_id)) is not None:
+        if canonical != row["canonicalUrl"] and (
+            templates := lab_templates.templates_of(
+                connection, canonical_url=row["canonicalUrl"], web_host=web_host
+            )
+        ):
+            return _template(canonical, templates, mapped_by=row)
         return _from_mapping(1, row)
-    if html_url is None:
+    if canonical is None:
         return LookupResult(None)
-    canonical = canonical_repo_url(html_url, web_host)
     row = q.mapping_by_canonical_url(connection, canonical, unbound_only=repo_id is not None)
     if row is not None and (result := _rule_two(connection, row, canonical, repo_id, html_url, bind)):
         return result
     return _rule_three(connection, canonical, web_host)
+
+
+def _mapping_of(connection: Connection, canonical: str | None, repo_id: int | None) -> RowMapping | None:
+    if repo_id is not None and (row := q.mapping_by_repo_id(connection, repo_id)) is not None:
+        return row
+    if canonical is None:
+        return None
+    return q.mapping_by_canonical_url(connection, canonical, unbound_only=False)
+
+
+def _template(
+    canonical: str | None,
+    templates: tuple[lab_templates.LabTemplate, ...],
+    mapped_by: RowMapping | None = None,
+) -> LookupResult:
+    """No session: the repository is a lab's template (rules 1 to 3 are not asked)."""
+    result = LookupResult(None, canonical or templates[0].canonical_url, templates=templates)
+    result.notes.append("a lab's template repository is never a student's: no session belongs to it")
+    if mapped_by is not None:
+        result.notes.append(
+            f"mapping {mapped_by['id']} binds this template to session {mapped_by['labSessionId']}: "
+            "it is never used; delete it (see docs/mapping.md, Lab templates)"
+        )
+    return result
 
 
 def _rule_two(

@@ -11,6 +11,7 @@ from forgea_cli import lifecycle
 from forgea_cli.db import mapping_queries, session_listing, session_queries
 from forgea_cli.db.engine import connect
 from forgea_cli.errors import InvalidInput, NotFound
+from forgea_cli.services import lab_templates
 from forgea_cli.urls import canonical_repo_url
 
 
@@ -22,7 +23,10 @@ def find_session_id(
     repo_url: str | None = None,
     web_host: str = "github.com",
 ) -> uuid.UUID:
-    """Exactly one of the three names a session; a URL goes through the mapping, then the legacy match."""
+    """Exactly one of the three names a session; a URL goes through the mapping, then the legacy match.
+
+    A lab's template repository names no session (as in `mapping lookup`), even where a legacy
+    session gives it as its fork: NotFound saying whose template it is."""
     given = [v is not None for v in (session_id, repo_id, repo_url)]
     if sum(given) != 1:
         raise InvalidInput("name the session by exactly one of: ID, --repo-id, --repo-url")
@@ -30,9 +34,13 @@ def find_session_id(
         return parse_session_id(session_id)
     with connect(engine) as connection:
         if repo_id is not None:
+            _refuse_template(connection, f"GitHub repository id {repo_id}", web_host, repo_id=repo_id)
             mapping = mapping_queries.mapping_by_repo_id(connection, repo_id)
             if mapping is None:
                 raise NotFound(f"no session is mapped to GitHub repository id {repo_id}")
+            _refuse_template(
+                connection, f"GitHub repository id {repo_id}", web_host, canonical_url=mapping["canonicalUrl"]
+            )
             return mapping["labSessionId"]
         assert repo_url is not None
         return _by_url(connection, repo_url, web_host)
@@ -40,6 +48,7 @@ def find_session_id(
 
 def _by_url(connection, repo_url: str, web_host: str) -> uuid.UUID:
     canonical = canonical_repo_url(repo_url, web_host)
+    _refuse_template(connection, canonical, web_host, canonical_url=canonical)
     mapping = mapping_queries.mapping_by_canonical_url(connection, canonical, unbound_only=False)
     if mapping is not None:
         return mapping["labSessionId"]
@@ -49,6 +58,20 @@ def _by_url(connection, repo_url: str, web_host: str) -> uuid.UUID:
     if legacy:
         raise InvalidInput(f"{len(legacy)} sessions have userForkUrl {repo_url!r}; name one by its ID")
     raise NotFound(f"no session is bound to {canonical}")
+
+
+def _refuse_template(
+    connection, what: str, web_host: str, *, canonical_url: str | None = None, repo_id: int | None = None
+) -> None:
+    templates = lab_templates.templates_of(
+        connection, canonical_url=canonical_url, repo_id=repo_id, web_host=web_host
+    )
+    if templates:
+        raise NotFound(
+            f"{what} is a lab's template repository ({lab_templates.describe_all(templates)}), "
+            "never a student's: no session belongs to it",
+            hint="name the session by its ID (`forgea session show ID`)",
+        )
 
 
 def parse_session_id(text: str) -> uuid.UUID:

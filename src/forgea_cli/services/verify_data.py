@@ -233,7 +233,8 @@ def _mappings(connection: Connection, web_url: str) -> list[CheckResult]:
             links.unmapped,
             "every session has a repository mapping",
             f"{links.unmapped} sessions have no repository mapping",
-            "`forgea backfill repo-mappings` (invalid URLs stay unmapped and are listed there)",
+            "`forgea backfill repo-mappings` (invalid, duplicate and lab-template URLs stay unmapped "
+            "and are listed there)",
         ),
         _figure_result(
             "data.coverage.unresolved_mappings",
