@@ -74,9 +74,32 @@ def head_template(pg: Server) -> Iterator[str]:
     yield from _build_template(pg, "tpl_head", migrate_to)
 
 
+def load_prisma_database(url: str) -> None:
+    """The web app's own Prisma migrations where the corpus is present, else our replica of them."""
+    if corpus_dir().is_dir():
+        from tests.real_forgea import build_real_forgea
+
+        build_real_forgea(url, corpus_dir())
+    else:
+        load_prisma_replica(url)
+
+
+def prisma_migration_names() -> list[str]:
+    """What `_prisma_migrations` of the `prisma_db` fixture holds, oldest first."""
+    if corpus_dir().is_dir():
+        from tests.real_forgea import real_migrations
+
+        return [m.name for m in real_migrations(corpus_dir())]
+    return [
+        "20240110093000_init",
+        "20240115120000_append_only_guards",
+        "20240120080000_lab_session_lifecycle",
+    ]
+
+
 @pytest.fixture(scope="session")
 def prisma_template(pg: Server) -> Iterator[str]:
-    yield from _build_template(pg, "tpl_prisma", load_prisma_replica)
+    yield from _build_template(pg, "tpl_prisma", load_prisma_database)
 
 
 def _fresh_database(pg: Server, template: str | None) -> Iterator[str]:
@@ -99,7 +122,7 @@ def migrated_db(pg: Server, head_template: str) -> Iterator[str]:
 
 @pytest.fixture
 def prisma_db(pg: Server, prisma_template: str) -> Iterator[str]:
-    """URL of a new database as Prisma built it (not adopted)."""
+    """URL of a new database as Prisma built it (not adopted): the real migrations when the corpus is here."""
     yield from _fresh_database(pg, prisma_template)
 
 

@@ -1,7 +1,10 @@
 """Baseline: the Forgea schema as Prisma built it (DESIGN §2).
 
-A database Prisma already built is stamped at this revision by `forgea migrate adopt`, never
-upgraded through it. Creating it here gives tests, the demo and new environments the same start.
+A database Prisma already built is adopted at this revision by `forgea migrate adopt`: in that mode
+the revision creates only "ForgeaAdoptedObject" and records in it the web app's functions and
+triggers as adopt found them (definition and fingerprint), so later drift is measured against the
+adopted database. Otherwise it builds the whole baseline, giving tests, the demo and new
+environments the same start (nothing is recorded: the reference is this revision's own text).
 
 Revision ID: 0001_baseline
 Revises:
@@ -124,6 +127,7 @@ FUNCTIONS_IN_DROP_ORDER = (
 )
 
 TABLES_IN_DROP_ORDER = (
+    "ForgeaAdoptedObject",
     "AuditLog",
     "ResumeBullet",
     "VerificationLog",
@@ -261,12 +265,53 @@ def create_triggers() -> None:
         op.execute(f'CREATE TRIGGER {name} {when} ON "{table}" FOR EACH ROW EXECUTE FUNCTION {function}()')
 
 
+ADOPTION_TABLE = "ForgeaAdoptedObject"
+
+
+def create_adoption_table() -> None:
+    op.create_table(
+        ADOPTION_TABLE,
+        sa.Column("kind", sa.Text(), nullable=False),
+        sa.Column("name", sa.Text(), nullable=False),
+        sa.Column("tableName", sa.Text()),
+        sa.Column("definition", sa.Text(), nullable=False),
+        sa.Column("fingerprint", sa.Text(), nullable=False),
+        sa.Column("adoptedAt", TS3, nullable=False, server_default=NOW),
+        sa.Column("adoptedBy", sa.Text(), nullable=False),
+        pk(ADOPTION_TABLE, "kind", "name"),
+    )
+
+
+def adopted_objects() -> list[dict] | None:
+    """The records `forgea migrate adopt` passes in; None when this is not an adoption."""
+    return op.get_context().config.attributes.get("adopted_objects")
+
+
+def refuse_prisma_database() -> None:
+    bind = op.get_bind()
+    if bind.execute(sa.text("SELECT to_regclass('\"_prisma_migrations\"') IS NOT NULL")).scalar():
+        raise OperationFailed(
+            "this database was built by Prisma: adopt it with `forgea migrate adopt` instead of upgrading "
+            "through the baseline"
+        )
+
+
 def upgrade() -> None:
+    records = adopted_objects()
+    if records is not None:
+        create_adoption_table()
+        table = sa.table(ADOPTION_TABLE, *(sa.column(c, sa.Text()) for c in records[0])) if records else None
+        if table is not None:
+            op.bulk_insert(table, records)
+        return
+    if not context_is_offline():
+        refuse_prisma_database()
     create_enums()
     create_auth_tables()
     create_lab_tables()
     create_indexes()
     create_triggers()
+    create_adoption_table()
 
 
 def refuse_to_drop_data() -> None:

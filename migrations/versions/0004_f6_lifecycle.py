@@ -124,9 +124,26 @@ $$ LANGUAGE plpgsql;
 """
 
 
+# The legacy guard comes back as the web app wrote it when the database was adopted (its exact
+# definition is in "ForgeaAdoptedObject"), else as the baseline revision built it.
+RESTORE_LEGACY = f"""
+DO $restore$
+DECLARE
+    adopted TEXT;
+BEGIN
+    IF to_regclass('"ForgeaAdoptedObject"') IS NOT NULL THEN
+        SELECT definition INTO adopted FROM "ForgeaAdoptedObject"
+        WHERE kind = 'function' AND name = 'enforce_lab_session_status_transition';
+    END IF;
+    EXECUTE coalesce(adopted, $legacy${LEGACY_FUNCTION}$legacy$);
+END
+$restore$;
+"""
+
+
 def upgrade() -> None:
     op.execute(LIFECYCLE_FUNCTION)
 
 
 def downgrade() -> None:
-    op.execute(LEGACY_FUNCTION)
+    op.execute(RESTORE_LEGACY)

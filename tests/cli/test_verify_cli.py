@@ -13,7 +13,7 @@ from forgea_cli.cli import verify_cmd
 from forgea_cli.db.engine import connect
 from forgea_cli.db.migrations import head_revision
 
-CHECK_KEYS = {"id", "group", "object", "status", "message", "expected", "found", "hint"}
+CHECK_KEYS = {"id", "group", "object", "status", "message", "expected", "found", "hint", "kind", "diff"}
 
 
 def _document(result) -> dict:
@@ -39,8 +39,10 @@ def test_json_is_one_document_with_a_summary(forgea, migrated_db):
     assert (
         summary["total"]
         == len(checks)
-        == summary["pass"] + summary["fail"] + summary["warn"] + summary["skip"]
+        == summary["pass"] + summary["fail"] + summary["warn"] + summary["skip"] + summary["info"]
     )
+    kinds = {c["kind"] for c in checks if c["group"] == "catalog"}
+    assert kinds == {"owned", "depended", "webapp"}
     assert list(summary["groups"]) == ["migrations", "catalog", "probes", "data"]
     assert set(document["seconds"]) == {"migrations", "catalog", "probes", "data"}
     assert result.stderr == ""
@@ -67,7 +69,7 @@ def test_junit_has_a_suite_per_group_and_failures_with_expected_and_found(
     failing = [case for case in root.iter("testcase") if case.find("failure") is not None]
     assert [case.get("name") for case in failing] == ["catalog.column.User.email"]
     failure = failing[0].find("failure")
-    assert failure.get("message").startswith("User.email: column User.email differs")
+    assert failure.get("message").startswith("User.email: column User.email is no longer what forgea needs")
     assert '"nullable": false' in failure.text and '"nullable": true' in failure.text
     assert "expected:" in failure.text and "found:" in failure.text
 

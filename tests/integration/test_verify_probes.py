@@ -25,6 +25,15 @@ TABLES = (
 )
 
 
+STATUSES = ("IN_PROGRESS", "STUCK", "VERIFIED_PASS", "DEFERRED")
+VERBS = ("update", "delete")
+
+
+def probe_all_rolled_back(connection, revisions):
+    with lp.probe_transaction(connection):
+        return probe_all(connection, revisions)
+
+
 def _probe(engine) -> dict[str, object]:
     return {r.id: r for r in verify_constraints(engine, PROBES).results}
 
@@ -38,7 +47,16 @@ def test_every_probe_passes_at_head(migrated_db, engine_for):
     results = _probe(engine_for(migrated_db))
 
     assert {i: r.message for i, r in results.items() if str(r.status) != "pass"} == {}
-    assert len([i for i in results if i.startswith("probes.lifecycle.")]) == 16
+    assert len([i for i in results if i.startswith("probes.lifecycle.") and ".insert." not in i]) == 16
+    assert {i for i in results if i.startswith("probes.lifecycle.insert.")} == {
+        f"probes.lifecycle.insert.{status}"
+        for status in ("IN_PROGRESS", "STUCK", "VERIFIED_PASS", "DEFERRED")
+    }
+    assert {i for i in results if i.startswith("probes.function.")} == {
+        f"probes.function.{function}.{verb}"
+        for function in ("prevent_destructive_action", "prevent_auditlog_mutations")
+        for verb in ("update", "delete")
+    }
     assert {i for i in results if i.startswith("probes.append_only.")} == {
         f"probes.append_only.{table}.{verb}"
         for table in ("AuditLog", "VerificationLog", "ResumeBullet", "VerificationAttempt")
@@ -114,20 +132,47 @@ def test_before_the_unique_index_its_probe_is_not_applicable(empty_db, engine_fo
     assert all(str(r.status) == "pass" for i, r in results.items() if i != "probes.active_session.unique")
 
 
-def test_at_the_baseline_only_the_legacy_guards_are_probed(prisma_db, forgea, engine_for):
+def test_at_the_baseline_the_legacy_guards_are_probed_by_behaviour(prisma_db, forgea, engine_for):
     assert forgea("migrate", "adopt", url=prisma_db).exit_code == 0
 
     results = _probe(engine_for(prisma_db))
 
     passing = {i for i, r in results.items() if str(r.status) == "pass"}
     assert passing == {
-        f"probes.append_only.{table}.{verb}"
-        for table in ("AuditLog", "VerificationLog", "ResumeBullet")
-        for verb in ("update", "delete")
+        *(
+            f"probes.append_only.{t}.{v}"
+            for t in ("AuditLog", "VerificationLog", "ResumeBullet")
+            for v in VERBS
+        ),
+        *(f"probes.lifecycle.{a}->{b}" for a in STATUSES for b in STATUSES),
+        *(f"probes.lifecycle.insert.{s}" for s in STATUSES),
+        *(
+            f"probes.function.{f}.{v}"
+            for f in ("prevent_destructive_action", "prevent_auditlog_mutations")
+            for v in VERBS
+        ),
     }
-    lifecycle = results["probes.lifecycle.DEFERRED->IN_PROGRESS"]
-    assert lifecycle.message.startswith("skipped: needs revision 0004_f6_lifecycle")
+    assert results["probes.lifecycle.VERIFIED_PASS->IN_PROGRESS"].expected == "ILLEGAL"
+    assert results["probes.lifecycle.IN_PROGRESS->VERIFIED_PASS"].found == "ALLOWED"  # no preconditions yet
     assert "needs revision 0002_f6_expand" in results["probes.append_only.VerificationAttempt.update"].message
+
+
+def test_a_legacy_guard_that_allows_a_terminal_exit_is_named(prisma_db, engine_for):
+    engine = engine_for(prisma_db)
+    with connect(engine) as connection:
+        connection.execute(
+            text(
+                "CREATE OR REPLACE FUNCTION enforce_lab_session_status_transition() RETURNS trigger AS $$ "
+                "BEGIN RETURN NEW; END; $$ LANGUAGE plpgsql"
+            )
+        )
+        connection.commit()
+        results = {r.id: r for r in probe_all_rolled_back(connection, applied_revisions("0001_baseline"))}
+
+    failing = {i for i, r in results.items() if str(r.status) == "fail"}
+    assert "probes.lifecycle.VERIFIED_PASS->IN_PROGRESS" in failing
+    assert "probes.lifecycle.insert.STUCK" in failing
+    assert "probes.lifecycle.IN_PROGRESS->STUCK" not in failing
 
 
 def test_a_table_that_lost_its_append_only_guard_fails(migrated_db, engine_for):

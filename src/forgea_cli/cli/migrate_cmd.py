@@ -107,14 +107,27 @@ def history(json: Json = False) -> None:
 
 
 @app.command()
-def adopt(ctx: typer.Context, dry_run: DryRun = False, json: Json = False) -> None:
-    """Recognise a Prisma-built Forgea database, check it matches the baseline, and stamp it."""
+def adopt(
+    ctx: typer.Context,
+    dry_run: DryRun = False,
+    json: Json = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show each text difference as a unified diff.")
+    ] = False,
+) -> None:
+    """Recognise a Prisma-built Forgea database, judge it by behaviour, record what it found, stamp it.
+
+    The web app's functions and triggers are judged by signature and by probes in a rolled-back
+    transaction, never by their text: text differences are reported (diffs with --verbose or --json)
+    and recorded, so verify-constraints later shows any change against the adopted database.
+    """
     from forgea_cli.services import migrations
 
+    state = runtime(ctx)
     try:
-        result = migrations.adopt(runtime(ctx).engine, dry_run=dry_run)
+        result = migrations.adopt(state.engine, dry_run=dry_run, actor=state.settings.actor)
     except migrations.AdoptRefused as refusal:
-        _report_refusal(refusal, json)
+        _report_refusal(refusal, json, verbose)
         raise
     if json:
         output.emit_json(
@@ -122,37 +135,68 @@ def adopt(ctx: typer.Context, dry_run: DryRun = False, json: Json = False) -> No
                 "action": result.action,
                 "revision": result.revision,
                 "prisma_migrations": result.prisma_migrations,
+                "recorded": [{k: r[k] for k in ("kind", "name", "fingerprint")} for r in result.recorded],
+                "text_differences": [_difference(c) for c in result.text_differences],
+                "checks": [c.as_dict() for c in result.checks],
+                **({"sql": result.sql} if result.action == "would-stamp" else {}),
             }
         )
-    elif result.action == "already-adopted":
+        return
+    if result.action == "already-adopted":
         output.say(f"already adopted: the database is at revision {result.revision}; nothing to do")
-    elif result.action == "would-stamp":
-        output.say(f"the database matches the baseline ({len(result.prisma_migrations)} Prisma migrations)")
+        return
+    _report_differences(result.text_differences, verbose)
+    judged = _judged_summary(result.checks)
+    if result.action == "would-stamp":
+        output.say(
+            f"the database can be adopted ({len(result.prisma_migrations)} Prisma migrations; {judged})"
+        )
         typer.echo(result.sql)
     else:
         output.say(
-            f"adopted: stamped {result.revision} after {len(result.prisma_migrations)} Prisma migrations"
+            f"adopted: stamped {result.revision} after {len(result.prisma_migrations)} Prisma migrations "
+            f"({judged}); recorded {len(result.recorded)} functions and triggers"
         )
 
 
-def _report_refusal(refusal, json: bool) -> None:
+def _judged_summary(checks) -> str:
+    counts: dict[str, int] = {}
+    for check in checks:
+        counts[str(check.status)] = counts.get(str(check.status), 0) + 1
+    words = {
+        "pass": "passed",
+        "info": "the web app's",
+        "warn": "warnings",
+        "fail": "failed",
+        "skip": "skipped",
+    }
+    return ", ".join(f"{counts[s]} {w}" for s, w in words.items() if counts.get(s))
+
+
+def _difference(check) -> dict:
+    return {"object": check.object, "kind": check.kind, "message": check.message, "diff": check.diff}
+
+
+def _report_differences(differences, verbose: bool) -> None:
+    for check in differences:
+        output.say(f"  ~ {check.message}")
+        if verbose and check.diff:
+            typer.echo(check.diff, err=True)
+    if differences and not verbose:
+        output.say("  (--verbose shows each difference as a diff)")
+
+
+def _report_refusal(refusal, json: bool, verbose: bool) -> None:
     if json:
         output.emit_json(
             {
                 "action": "refused",
                 "reason": refusal.message,
-                "differences": [
-                    {
-                        "kind": d.kind,
-                        "name": d.name,
-                        "problem": d.problem,
-                        "expected": d.expected,
-                        "found": d.found,
-                    }
-                    for d in refusal.differences
-                ],
+                "failures": [c.as_dict() for c in refusal.failures],
+                "checks": [c.as_dict() for c in refusal.checks],
             }
         )
         return
-    for difference in refusal.differences:
-        output.say(f"  - {difference.describe()}")
+    for check in refusal.failures:
+        output.say(f"  - {check.message}")
+    _report_differences([c for c in refusal.checks if c.diff], verbose)

@@ -27,8 +27,9 @@ class FailOn(StrEnum):
     warn = "warn"
 
 
-STYLE = {"fail": "bold red", "warn": "yellow", "skip": "dim", "pass": "green"}
-LABEL = {"fail": "FAIL", "warn": "WARN", "skip": "SKIP", "pass": "ok"}
+STYLE = {"fail": "bold red", "warn": "yellow", "skip": "dim", "pass": "green", "info": "cyan"}
+LABEL = {"fail": "FAIL", "warn": "WARN", "skip": "SKIP", "pass": "ok", "info": "info"}
+QUIET = ("pass", "info")  # listed only with --verbose
 
 
 def verify_constraints(
@@ -97,8 +98,14 @@ def _stdout_is_terminal() -> bool:
 def _summary(counts: dict[str, int]) -> str:
     parts = [
         f"{counts[s]} {word}"
-        for s, word in (("fail", "failed"), ("warn", "warnings"), ("skip", "skipped"), ("pass", "passed"))
-        if counts[s]
+        for s, word in (
+            ("fail", "failed"),
+            ("warn", "warnings"),
+            ("skip", "skipped"),
+            ("pass", "passed"),
+            ("info", "the web app's (not checked)"),
+        )
+        if counts.get(s)
     ]
     return ", ".join(parts) or "no checks"
 
@@ -126,15 +133,17 @@ def _plain_lines(report, verbose: bool) -> None:
         lines.append(f"== {group}: {_summary(report.counts(results))}")
         for result in results:
             status = str(result.status)
-            if status == "pass" and not verbose:
+            if status in QUIET and not verbose:
                 continue
             lines.append(f"{LABEL[status]:<4}  {result.id}  {result.message}")
             if status in ("fail", "warn"):
                 expected, found = _expected_found(result)
                 lines.append(f"      expected: {expected}")
                 lines.append(f"      found:    {found}")
-            if result.hint and status != "pass":
+            if result.hint and status not in QUIET:
                 lines.append(f"      hint:     {result.hint}")
+            if result.diff and (verbose or status == "fail"):
+                lines.extend(f"      {line}" for line in result.diff.splitlines())
     lines.append(f"verify-constraints: {_summary(report.counts())} (revision {report.revisions.current})")
     typer.echo("\n".join(lines))
 
@@ -147,25 +156,35 @@ def _rich_tables(report, verbose: bool) -> None:
     for group, results in report.by_group().items():
         grid = Table(title=f"{group} — {_summary(report.counts(results))}", title_justify="left", expand=True)
         grid.add_column("", no_wrap=True)
-        shown = [r.id for r in results if verbose or str(r.status) != "pass"]
+        shown = [r.id for r in results if verbose or str(r.status) not in QUIET]
         grid.add_column("check", overflow="fold", min_width=min(48, max(map(len, shown), default=10)))
         grid.add_column("what was found", overflow="fold", ratio=1)
-        hidden = 0
+        hidden = {"pass": 0, "info": 0}
         for result in results:
             status = str(result.status)
-            if status == "pass" and not verbose:
-                hidden += 1
+            if status in QUIET and not verbose:
+                hidden[status] += 1
                 continue
             detail = _escape(result.message)
             if status in ("fail", "warn"):
                 expected, found = _expected_found(result, limit=300)
                 detail += f"\n[dim]expected[/dim] {_escape(expected)}"
                 detail += f"\n[dim]found[/dim]    {_escape(found)}"
-            if result.hint and status != "pass":
+            if result.hint and status not in QUIET:
                 detail += f"\n[dim]hint[/dim]     {_escape(result.hint)}"
+            if result.diff and (verbose or status == "fail"):
+                detail += "\n" + _escape(result.diff)
             grid.add_row(f"[{STYLE[status]}]{LABEL[status]}[/]", _escape(result.id), detail)
-        if hidden:
-            grid.add_row(f"[{STYLE['pass']}]ok[/]", f"{hidden} more checks", "passed (--verbose lists them)")
+        if hidden["pass"]:
+            grid.add_row(
+                f"[{STYLE['pass']}]ok[/]", f"{hidden['pass']} more checks", "passed (--verbose lists them)"
+            )
+        if hidden["info"]:
+            grid.add_row(
+                f"[{STYLE['info']}]info[/]",
+                f"{hidden['info']} objects",
+                "the web app's: reported, not checked (--verbose lists them)",
+            )
         console.print(grid)
     console.print(f"verify-constraints: {_summary(report.counts())} (revision {report.revisions.current})")
 

@@ -6,11 +6,11 @@ The snapshot is plain JSON-able data keyed by object name so that two builds of 
 
 from __future__ import annotations
 
-import hashlib
-import re
 from typing import Any
 
 from sqlalchemy import Connection, text
+
+from forgea_cli.sql_text import fingerprint
 
 IGNORED_TABLES = ("alembic_version", "_prisma_migrations")
 
@@ -78,25 +78,14 @@ _TRIGGERS = text(
 _FUNCTIONS = text(
     """
     SELECT p.proname AS name, pg_get_function_identity_arguments(p.oid) AS arguments,
-           pg_get_function_result(p.oid) AS result, l.lanname AS language, p.prosrc AS body
+           pg_get_function_result(p.oid) AS result, l.lanname AS language, p.prosrc AS body,
+           pg_get_functiondef(p.oid) AS definition
     FROM pg_proc p
     JOIN pg_namespace n ON n.oid = p.pronamespace
     JOIN pg_language l ON l.oid = p.prolang
     WHERE n.nspname = :schema AND p.prokind = 'f'
     """
 )
-
-_SCHEMA_PREFIX = re.compile(r"\b(public|ON public)\.")
-
-
-def normalise_body(body: str) -> str:
-    """Function bodies compared modulo comments, blank lines and indentation."""
-    without_comments = re.sub(r"--[^\n]*", "", body)
-    return " ".join(without_comments.split())
-
-
-def body_fingerprint(body: str) -> str:
-    return hashlib.sha256(normalise_body(body).encode()).hexdigest()[:16]
 
 
 def _strip_schema(definition: str, schema: str) -> str:
@@ -144,7 +133,8 @@ def snapshot(connection: Connection, schema: str = "public") -> dict[str, Any]:
             "arguments": row["arguments"],
             "result": row["result"],
             "language": row["language"],
-            "body": body_fingerprint(row["body"]),
+            "body": fingerprint(row["body"]),
+            "definition": _strip_schema(row["definition"], schema),
         }
         for row in connection.execute(_FUNCTIONS, params).mappings()
     }

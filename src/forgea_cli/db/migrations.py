@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -47,10 +48,16 @@ def migrations_dir() -> Path:
     return Path(__file__).resolve().parents[3] / "migrations"
 
 
-def alembic_config(connection: Connection | None = None, output: io.StringIO | None = None) -> Config:
+def alembic_config(
+    connection: Connection | None = None,
+    output: io.StringIO | None = None,
+    attributes: dict[str, Any] | None = None,
+) -> Config:
+    """``attributes`` reach the revisions (``adopted_objects``: the baseline adopts, not builds)."""
     config = Config(output_buffer=output)
     config.set_main_option("script_location", str(migrations_dir()))
     config.set_main_option("sqlalchemy.url", "postgresql+psycopg://")
+    config.attributes.update(attributes or {})
     if connection is not None:
         config.attributes["connection"] = connection
     return config
@@ -118,12 +125,17 @@ def _explain_database_error(exc: DBAPIError) -> OperationFailed:
     return OperationFailed(f"migration failed: {first_line}; the revision was rolled back")
 
 
-def upgrade(engine: Engine, target: str = "head", timeouts: Timeouts = Timeouts()) -> tuple[str | None, str]:
+def upgrade(
+    engine: Engine,
+    target: str = "head",
+    timeouts: Timeouts = Timeouts(),
+    attributes: dict[str, Any] | None = None,
+) -> tuple[str | None, str]:
     with locked_connection(engine, timeouts) as connection:
         before = current_revision(connection)
         connection.commit()  # alembic must start outside a transaction to run one per revision
         try:
-            command.upgrade(alembic_config(connection), target)
+            command.upgrade(alembic_config(connection, attributes=attributes), target)
         except DBAPIError as exc:
             raise _explain_database_error(exc) from exc
         return before, current_revision(connection) or "base"
@@ -147,10 +159,12 @@ def stamp(connection: Connection, revision: str) -> None:
         connection.commit()
 
 
-def render_sql(current: str | None, target: str, *, downgrade_to: bool = False) -> str:
+def render_sql(
+    current: str | None, target: str, *, downgrade_to: bool = False, attributes: dict[str, Any] | None = None
+) -> str:
     """The SQL an upgrade (or downgrade) would run, rendered offline; nothing is executed."""
     buffer = io.StringIO()
-    config = alembic_config(output=buffer)
+    config = alembic_config(output=buffer, attributes=attributes)
     if downgrade_to:
         command.downgrade(config, f"{current or 'base'}:{target}", sql=True)
     elif current:

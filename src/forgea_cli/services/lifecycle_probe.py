@@ -137,18 +137,22 @@ def insert_lab_version(connection: Connection, lab_id: str, version: str) -> str
     return version_id
 
 
-def insert_session(connection: Connection, world: ProbeWorld, *, user_id: str | None = None) -> str:
-    """A session as the web app inserts it: id, userId, labId, userForkUrl only."""
+def insert_session(
+    connection: Connection, world: ProbeWorld, *, user_id: str | None = None, status: Status | None = None
+) -> str:
+    """A session as the web app inserts it: id, userId, labId, userForkUrl only (and a status, to probe)."""
     session_id = str(uuid.uuid4())
+    columns, values = ('id, "userId", "labId", "userForkUrl"', ":id, :user, :lab, :url")
+    if status is not None:
+        columns, values = f"{columns}, status", f'{values}, CAST(:status AS "LabStatus")'
     connection.execute(
-        text(
-            'INSERT INTO "LabSession" (id, "userId", "labId", "userForkUrl") VALUES (:id, :user, :lab, :url)'
-        ),
+        text(f'INSERT INTO "LabSession" ({columns}) VALUES ({values})'),
         {
             "id": session_id,
             "user": user_id or world.user_id,
             "lab": world.lab_id,
             "url": f"https://github.com/{PROBE_MARK}/{session_id}",
+            "status": str(status) if status is not None else None,
         },
     )
     return session_id
@@ -254,6 +258,70 @@ def _arrange(connection: Connection, world: ProbeWorld, case: Case) -> str:
     if case.other_active:
         insert_session(connection, world)
     return session_id
+
+
+# --- the legacy guard (before 0004_f6_lifecycle): the web app's own trigger, judged by behaviour ----
+
+
+def legacy_expected(current: Status, target: Status) -> str:
+    """The legacy trigger has no preconditions: its verdict is the table's, every precondition met."""
+    return str(judge(current, target, Facts(has_pass_evidence=True, other_active_session=False)))
+
+
+def probe_legacy_pair(connection: Connection, world: ProbeWorld, current: Status, target: Status) -> Verdict:
+    case = Case(current, target, pass_evidence=True, other_active=False)
+    expected = legacy_expected(current, target)
+    with savepoint(connection):
+        try:
+            session_id = insert_session(connection, world)
+            for status in WALK_TO[current]:
+                _set_status_only(connection, session_id, status)
+        except DBAPIError as exc:
+            return Verdict(case, expected, f"SETUP_REFUSED {sqlstate_of(exc)}", first_line(exc))
+        try:
+            with savepoint(connection):
+                _set_status_only(connection, session_id, target)
+        except DBAPIError as exc:
+            state = sqlstate_of(exc)
+            found = str(Outcome.ILLEGAL) if state == "P0001" else f"ERROR {state}"
+            return Verdict(case, expected, found, first_line(exc))
+    return Verdict(case, expected, str(Outcome.UNCHANGED if current == target else Outcome.ALLOWED))
+
+
+def probe_insert(connection: Connection, world: ProbeWorld, status: Status) -> tuple[str, str]:
+    """What the guard does with a new session in ``status``: ACCEPTED, or REFUSED and why."""
+    with savepoint(connection):
+        try:
+            with savepoint(connection):
+                insert_session(connection, world, status=status)
+        except DBAPIError as exc:
+            state = sqlstate_of(exc)
+            return ("REFUSED" if state == "P0001" else f"ERROR {state}"), first_line(exc)
+    return "ACCEPTED", ""
+
+
+def guarded_temp_table(connection: Connection, function: str) -> None:
+    """A one-row temporary table guarded by ``function`` (dropped with the probe's savepoint)."""
+    connection.execute(text("CREATE TEMPORARY TABLE forgea_probe_guard (id integer)"))
+    connection.execute(text("INSERT INTO forgea_probe_guard VALUES (1)"))
+    connection.execute(
+        text(
+            "CREATE TRIGGER forgea_probe_guard BEFORE UPDATE OR DELETE ON forgea_probe_guard "
+            f"FOR EACH ROW EXECUTE FUNCTION public.{function}()"
+        )
+    )
+
+
+def mutate_temp_table(connection: Connection, verb: str) -> None:
+    sql = "UPDATE forgea_probe_guard SET id = 2" if verb == "update" else "DELETE FROM forgea_probe_guard"
+    connection.execute(text(sql))
+
+
+def _set_status_only(connection: Connection, session_id: str, status: Status) -> None:
+    connection.execute(
+        text('UPDATE "LabSession" SET status = CAST(:status AS "LabStatus") WHERE id = :id'),
+        {"status": str(status), "id": session_id},
+    )
 
 
 def _attempt(connection: Connection, session_id: str, case: Case) -> tuple[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
@@ -11,7 +12,12 @@ from forgea_cli.db.catalog import snapshot
 from forgea_cli.db.engine import connect
 from forgea_cli.db.snapshots import load_snapshot
 from forgea_cli.errors import OperationFailed
-from forgea_cli.services.schema_diff import Difference, diff_snapshots
+from forgea_cli.services.catalog_check import check_catalog
+from forgea_cli.services.schema_manifest import DEPENDED_ON
+from forgea_cli.services.verify_migrations import applied_revisions
+from forgea_cli.services.verify_probes import run_probes
+from forgea_cli.services.verify_results import CheckResult, CheckStatus
+from forgea_cli.sql_text import fingerprint
 
 BASELINE = "0001_baseline"
 
@@ -34,12 +40,22 @@ class AdoptResult:
     revision: str
     prisma_migrations: list[str] = field(default_factory=list)
     sql: str = ""
+    checks: list[CheckResult] = field(default_factory=list)  # catalog and probes, as judged
+    recorded: list[dict[str, Any]] = field(default_factory=list)  # what was (or would be) recorded
+
+    @property
+    def text_differences(self) -> list[CheckResult]:
+        return [c for c in self.checks if c.diff]
 
 
 class AdoptRefused(OperationFailed):
-    def __init__(self, message: str, differences: list[Difference] | None = None) -> None:
+    def __init__(self, message: str, checks: list[CheckResult] | None = None) -> None:
         super().__init__(message)
-        self.differences = differences or []
+        self.checks = checks or []
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        return [c for c in self.checks if c.status is CheckStatus.FAIL]
 
 
 def status(engine: Engine) -> MigrationStatus:
@@ -80,37 +96,76 @@ def prisma_migration_names(connection: Connection) -> list[str] | None:
 
 
 def adopt(
-    engine: Engine, *, dry_run: bool = False, timeouts: migrations.Timeouts = migrations.Timeouts()
+    engine: Engine,
+    *,
+    dry_run: bool = False,
+    actor: str = "forgea",
+    timeouts: migrations.Timeouts = migrations.Timeouts(),
 ) -> AdoptResult:
+    """Judge a Prisma-built database by ownership and behaviour; stamp it and record what was adopted."""
     with connect(engine) as connection:
         existing = migrations.current_revision(connection)
         if existing is not None:
             return AdoptResult("already-adopted", existing)
-        names = _check_prisma_database(connection)
+        names, found, checks = _judge_prisma_database(connection)
         connection.rollback()
+    failures = [c for c in checks if c.status is CheckStatus.FAIL]
+    if failures:
+        raise AdoptRefused(
+            f"the database is not a Forgea database forgea can adopt: {len(failures)} check(s) failed, "
+            f"first: {failures[0].message}; nothing was stamped",
+            checks,
+        )
+    records = adoption_records(found, actor)
+    attributes = {"adopted_objects": records}
     if dry_run:
-        sql = f"INSERT INTO alembic_version (version_num) VALUES ('{BASELINE}');"
-        return AdoptResult("would-stamp", BASELINE, names, sql)
-    with migrations.locked_connection(engine, timeouts) as connection:
-        if migrations.current_revision(connection) is None:
-            migrations.stamp(connection, BASELINE)
-    return AdoptResult("stamped", BASELINE, names)
+        sql = migrations.render_sql(None, BASELINE, attributes=attributes)
+        return AdoptResult("would-stamp", BASELINE, names, sql, checks, records)
+    migrations.upgrade(engine, BASELINE, timeouts, attributes=attributes)
+    return AdoptResult("stamped", BASELINE, names, checks=checks, recorded=records)
 
 
-def _check_prisma_database(connection: Connection) -> list[str]:
+def _judge_prisma_database(connection: Connection) -> tuple[list[str], dict[str, Any], list[CheckResult]]:
     names = prisma_migration_names(connection)
     if names is None:
         refusal = AdoptRefused("not a Prisma-built database: there is no _prisma_migrations table")
         refusal.hint = "an empty database is set up with `forgea migrate upgrade` instead"
         raise refusal
-    differences = diff_snapshots(load_snapshot(BASELINE), snapshot(connection))
-    if differences:
-        raise AdoptRefused(
-            f"the database differs from the Forgea baseline in {len(differences)} place(s); "
-            "nothing was stamped",
-            differences,
-        )
-    return names
+    found = snapshot(connection)
+    baseline = load_snapshot(BASELINE)
+    checks = check_catalog(baseline, found, baseline=baseline, history=[baseline], adopting=True)
+    checks += run_probes(connection, applied_revisions(BASELINE))
+    return names, found, checks
+
+
+def adoption_records(found: dict[str, Any], actor: str) -> list[dict[str, Any]]:
+    """The depended-on functions and triggers as found: their definition and fingerprint."""
+    records = []
+    for need in DEPENDED_ON.functions:
+        entry = found["functions"].get(need.name)
+        if entry is not None:
+            records.append(_record("function", need.name, None, entry["definition"], entry["body"], actor))
+    for trigger in DEPENDED_ON.triggers:
+        entry = found["triggers"].get(trigger.name)
+        if entry is not None:
+            definition = entry["definition"]
+            records.append(
+                _record("trigger", trigger.name, entry["table"], definition, fingerprint(definition), actor)
+            )
+    return records
+
+
+def _record(
+    kind: str, name: str, table: str | None, definition: str, print_: str, actor: str
+) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "name": name,
+        "tableName": table,
+        "definition": definition,
+        "fingerprint": print_,
+        "adoptedBy": actor,
+    }
 
 
 def upgrade(engine: Engine, target: str, timeouts: migrations.Timeouts) -> tuple[str | None, str]:

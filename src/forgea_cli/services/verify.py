@@ -15,11 +15,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from forgea_cli.db import migrations
+from forgea_cli.db.adoption import adopted_records
 from forgea_cli.db.catalog import snapshot
 from forgea_cli.db.engine import connect
 from forgea_cli.db.snapshots import load_snapshot
 from forgea_cli.errors import InvalidInput
-from forgea_cli.services.verify_catalog import Ours, check_catalog
+from forgea_cli.services.catalog_check import AdoptedObject, check_catalog
 from forgea_cli.services.verify_data import check_data, read_only_snapshot
 from forgea_cli.services.verify_migrations import applied_revisions, check_migrations
 from forgea_cli.services.verify_probes import run_probes
@@ -31,7 +32,7 @@ from forgea_cli.services.verify_results import (
     failed,
     skipped,
 )
-from forgea_cli.services.verify_revisions import AppliedRevisions
+from forgea_cli.services.verify_revisions import BASELINE, AppliedRevisions
 
 FAIL_ON = ("error", "warn")
 
@@ -159,8 +160,22 @@ def _catalog(connection: Connection, revisions: AppliedRevisions) -> list[CheckR
                 hint="run the forgea release that applied this revision",
             )
         ]
-    ours = Ours.of(load_snapshot(revision) for revision in revisions.history)
-    return check_catalog(expected, snapshot(connection), ours)
+    return check_catalog(
+        expected,
+        snapshot(connection),
+        baseline=load_snapshot(BASELINE),
+        history=[load_snapshot(revision) for revision in revisions.history],
+        adopted=adopted_objects(connection),
+    )
+
+
+def adopted_objects(connection: Connection) -> dict[tuple[str, str], AdoptedObject]:
+    return {
+        (row["kind"], row["name"]): AdoptedObject(
+            row["kind"], row["name"], row["definition"], row["fingerprint"], row["adoptedAt"]
+        )
+        for row in adopted_records(connection)
+    }
 
 
 def _data(connection: Connection, revisions: AppliedRevisions, options: VerifyOptions) -> list[CheckResult]:

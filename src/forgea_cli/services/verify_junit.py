@@ -46,6 +46,8 @@ def _testcase(suite: ET.Element, result: CheckResult) -> None:
         ET.SubElement(case, "skipped", message=result.message)
     elif result.status is CheckStatus.WARN:
         ET.SubElement(case, "system-out").text = f"warning: {result.message}\n{_details(result)}"
+    elif result.status is CheckStatus.INFO:
+        ET.SubElement(case, "system-out").text = f"not checked: {result.message}"
 
 
 def _details(result: CheckResult) -> str:
@@ -56,6 +58,8 @@ def _details(result: CheckResult) -> str:
     ]
     if result.hint:
         lines.append(f"hint:     {result.hint}")
+    if result.diff:
+        lines.append(result.diff)
     return "\n".join(lines)
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
-from forgea_cli.lifecycle import ALL_PAIRS
+from forgea_cli.lifecycle import ALL_PAIRS, INITIAL, Status
 from forgea_cli.services import lifecycle_probe as lp
 from forgea_cli.services.verify_results import CheckResult, failed, judged, skipped, warned
 from forgea_cli.services.verify_revisions import ACTIVE_INDEX, EXPAND, LIFECYCLE, AppliedRevisions
@@ -55,6 +55,7 @@ def probe_all(connection: Connection, revisions: AppliedRevisions) -> list[Check
         ]
     results = _lifecycle(connection, world, revisions)
     results += _append_only(connection, world, revisions)
+    results += _guard_functions(connection)
     results += _lab_version(connection, world, revisions)
     for check_id, obj, probe in (
         ("probes.version_fk.other_lab", VERSION_FK, _version_of_another_lab),
@@ -97,15 +98,109 @@ def _read_only(connection: Connection) -> bool:
 def _lifecycle(
     connection: Connection, world: lp.ProbeWorld, revisions: AppliedRevisions
 ) -> list[CheckResult]:
+    inserts = [_insert_result(connection, world, status) for status in Status]
     if not revisions.has(LIFECYCLE):
-        return [
-            revisions.skip(LIFECYCLE, f"probes.lifecycle.{current}->{target}", LIFECYCLE_TRIGGER)
-            for current, target in ALL_PAIRS
-        ]
+        return [_legacy_pair_result(connection, world, pair) for pair in ALL_PAIRS] + inserts
     by_pair: dict[str, list[lp.Verdict]] = {}
     for verdict in lp.probe_lifecycle(connection, world):
         by_pair.setdefault(verdict.case.pair, []).append(verdict)
-    return [_pair_result(f"probes.lifecycle.{pair}", verdicts) for pair, verdicts in by_pair.items()]
+    pairs = [_pair_result(f"probes.lifecycle.{pair}", verdicts) for pair, verdicts in by_pair.items()]
+    return pairs + inserts
+
+
+def _legacy_pair_result(
+    connection: Connection, world: lp.ProbeWorld, pair: tuple[Status, Status]
+) -> CheckResult:
+    """Before forgea's own guard: the web app's trigger must give the legacy table's verdict."""
+    verdict = lp.probe_legacy_pair(connection, world, *pair)
+    check_id = f"probes.lifecycle.{verdict.case.pair}"
+    detail = f" ({verdict.detail})" if verdict.detail and not verdict.agrees else ""
+    return judged(
+        verdict.agrees,
+        check_id,
+        LIFECYCLE_TRIGGER,
+        f"{verdict.case.pair}: the legacy guard gives the legacy verdict ({verdict.found})"
+        if verdict.agrees
+        else f"trigger {LIFECYCLE_TRIGGER} disagrees with the legacy lifecycle on {verdict.case.pair}: "
+        f"expected {verdict.expected}, found {verdict.found}{detail}",
+        expected=verdict.expected,
+        found=verdict.found + detail,
+        hint="the web app's enforce_lab_session_status_transition behaves differently from the baseline: "
+        "forgea cannot adopt or upgrade it until it gives the legacy verdicts",
+    )
+
+
+def _insert_result(connection: Connection, world: lp.ProbeWorld, status: Status) -> CheckResult:
+    expected = "ACCEPTED" if status == INITIAL else "REFUSED"
+    found, detail = lp.probe_insert(connection, world, status)
+    return judged(
+        found == expected,
+        f"probes.lifecycle.insert.{status}",
+        LIFECYCLE_TRIGGER,
+        f"a new session in {status} is {found.lower()}"
+        if found == expected
+        else f"a new session in {status} was {found.lower()}, expected {expected.lower()}"
+        + (f": {detail}" if detail else ""),
+        expected=expected,
+        found=found,
+        hint=f"{LIFECYCLE_TRIGGER} must accept only {INITIAL} on insert",
+    )
+
+
+# --- the guard functions on their own (a throwaway temporary table) -------------------------------
+
+GUARD_FUNCTIONS = {"prevent_destructive_action": "P0001", "prevent_auditlog_mutations": "42501"}
+
+
+def _guard_functions(connection: Connection) -> list[CheckResult]:
+    """Each append-only function refuses UPDATE and DELETE with its own SQLSTATE.
+
+    On a real Forgea database AuditLog's older trigger (auditlog_immutable, P0001) fires before
+    auditlog_no_update (42501), so the table alone never shows the 42501 guard: it is probed here.
+    """
+    results = []
+    for function, state in GUARD_FUNCTIONS.items():
+        for verb in ("update", "delete"):
+            results.append(_guard_function_result(connection, function, state, verb))
+    return results
+
+
+def _guard_function_result(connection: Connection, function: str, state: str, verb: str) -> CheckResult:
+    check_id = f"probes.function.{function}.{verb}"
+    with lp.savepoint(connection):
+        try:
+            lp.guarded_temp_table(connection, function)
+        except DBAPIError as exc:
+            return failed(
+                check_id,
+                function,
+                f"could not attach {function}() to a temporary table: {lp.first_line(exc)}",
+                expected=f"refused ({state})",
+                found=f"setup refused ({lp.sqlstate_of(exc)})",
+                hint="the probe needs TEMP on the database; the function may be missing",
+            )
+        try:
+            with lp.savepoint(connection):
+                lp.mutate_temp_table(connection, verb)
+        except DBAPIError as exc:
+            found = lp.sqlstate_of(exc)
+            return judged(
+                found == state,
+                check_id,
+                function,
+                f"{function}() refuses {verb.upper()} with SQLSTATE {found}",
+                expected=f"refused ({state})",
+                found=f"refused ({found})",
+                hint=f"{function}() must raise SQLSTATE {state}",
+            )
+    return failed(
+        check_id,
+        function,
+        f"{function}() let an {verb.upper()} through",
+        expected=f"refused ({state})",
+        found="allowed",
+        hint=f"{function}() no longer raises: restore it from the web app's migration",
+    )
 
 
 def _pair_result(check_id: str, verdicts: list[lp.Verdict]) -> CheckResult:

@@ -14,10 +14,17 @@ class CheckStatus(StrEnum):
     WARN = "warn"
     SKIP = "skip"
     PASS = "pass"
+    INFO = "info"  # reported, never judged: the web app's own objects
 
 
-# Failures first, then what needs a look, then what was not checked, then what holds.
-STATUS_ORDER = {CheckStatus.FAIL: 0, CheckStatus.WARN: 1, CheckStatus.SKIP: 2, CheckStatus.PASS: 3}
+# Failures first, then what needs a look, then what was not checked, then what holds, then the rest.
+STATUS_ORDER = {
+    CheckStatus.FAIL: 0,
+    CheckStatus.WARN: 1,
+    CheckStatus.SKIP: 2,
+    CheckStatus.PASS: 3,
+    CheckStatus.INFO: 4,
+}
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,8 @@ class CheckResult:
     expected: Any = None
     found: Any = None
     hint: str | None = None
+    kind: str | None = None  # catalog checks: owned, depended or webapp (schema_manifest)
+    diff: str | None = None  # a unified diff of the reference text and the live one
 
     def as_dict(self) -> dict[str, Any]:
         document = asdict(self)
