@@ -79,7 +79,10 @@ class Handoff:
     warnings: list[str] = field(default_factory=list)
 
     def additions_text(self) -> dict[str, list[str]]:
-        return {model: [a.text for a in lines] for model, lines in self.additions.items()}
+        return {
+            model: [line for a in items for line in a.text.splitlines()]
+            for model, items in self.additions.items()
+        }
 
     def as_document(self, merged: str | None = None) -> dict[str, Any]:
         document: dict[str, Any] = {
