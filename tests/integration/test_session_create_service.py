@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from forgea_cli.errors import DataNotReady, IdempotencyMismatch, InProgress
+from forgea_cli.errors import DataNotReady, IdempotencyMismatch, InProgress, InvalidInput
 from forgea_cli.github.gateway import GitHubNotFound, GitHubUnavailable
 from forgea_cli.services import session_create, session_plan
 from forgea_cli.services.reconcile import reconcile
@@ -285,6 +285,18 @@ def test_a_refused_fork_binding_never_deletes_the_students_repository(
     assert fake_github.get(fork.full_name) is not None and fake_github.request_count("delete") == 0
     key = _key(seeded)
     assert (key["errorCode"], key["repoFullName"]) == ("ACTIVE_SESSION_EXISTS", None)
+
+
+def test_a_fork_url_naming_a_lab_template_is_refused_before_anything_happens(
+    engine, seeded, fake_github, make_gateway
+):
+    template_spelling = "git@github.com:Forgea-Labs/Leak-Hunt-Template.git"
+    with pytest.raises(
+        InvalidInput, match=r"is a lab's template repository \(template of lab .*, version v1\)"
+    ):
+        create_session(engine, make_gateway(), CONFIG, spec(seeded, fork_url=template_spelling))
+    assert seeded.counts() == {"sessions": 0, "mappings": 0, "lab_start": 0, "keys": 0}
+    assert fake_github.request_count() == 0
 
 
 def test_a_fork_url_nobody_can_see_fails_the_key(engine, seeded, fake_github, make_gateway):

@@ -19,7 +19,7 @@ from forgea_cli.db.idempotency_keys import KeyRow
 from forgea_cli.db.session_creation import LabRow, LabVersionRow, UserRow
 from forgea_cli.errors import DataNotReady, InvalidInput, NotFound, OperationFailed
 from forgea_cli.github.gateway import GitHubGateway, GitHubNotFound
-from forgea_cli.services import repo_names
+from forgea_cli.services import lab_templates, repo_names
 from forgea_cli.services.idempotency import (
     LEASE_SECONDS,
     CreateRequest,
@@ -120,6 +120,8 @@ def plan_for(
 ) -> Plan:
     template = template_of(config, lab, version)
     fork = parse_repo_url(fork_url, config.web_host) if fork_url is not None else None
+    if fork is not None:
+        refuse_template_fork(conn, fork, config.web_host)
     if fork is None and not config.org:
         raise InvalidInput("FORGEA_GITHUB_ORG is not set: it names the org that receives new repositories")
     request = CreateRequest(user.id, lab.id, version.id, fork.canonical_url if fork else None)
@@ -132,6 +134,16 @@ def plan_for(
         key=check_key(key) if key is not None else default_key(user.id, version.id),
         request=request,
     )
+
+
+def refuse_template_fork(conn: Any, fork: RepoRef, web_host: str) -> None:
+    """A lab's template is never a student's repository (DESIGN §3): binding one is bad input."""
+    templates = lab_templates.templates_of(conn, canonical_url=fork.canonical_url, web_host=web_host)
+    if templates:
+        raise InvalidInput(
+            f"--fork-url {fork.canonical_url} is a lab's template repository "
+            f"({lab_templates.describe_all(templates)}), never a student's: give the student's own repository"
+        )
 
 
 def template_of(config: CreationConfig, lab: LabRow, version: LabVersionRow) -> RepoRef:
