@@ -285,8 +285,14 @@ def test_json_document_and_what_prisma_cannot_express(forgea, migrated_db, engin
     } <= functions
     config = document["config"]
     assert "experimental: {\n    externalTables: true," in config
-    for table in [*owned, "alembic_version"]:
+    bookkeeping = [
+        t
+        for t in ("alembic_version", "ForgeaAdoptedObject")
+        if _rows(engine, f"SELECT to_regclass('\"{t}\"') AS r")[0]["r"]
+    ]
+    for table in [*owned, *bookkeeping]:
         assert f'"{table}",' in config
+    assert ("model", "ForgeaAdoptedObject") not in _blocks(document["fragment"])  # bookkeeping: no model
     for enum in document["enums"]:
         assert f'"{enum}",' in config
     assert "initShadowDb" in config and 'CREATE TABLE "LabVersion"' in config

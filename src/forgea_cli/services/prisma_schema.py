@@ -22,6 +22,8 @@ from forgea_cli.db.prisma_catalog import Catalog, Column, Constraint, Index, Own
 from forgea_cli.errors import InvalidInput
 
 MIGRATION_TABLE = "alembic_version"  # Alembic's bookkeeping table: external, never a model
+# forgea's bookkeeping tables: external (so Prisma Migrate leaves them alone), never modelled.
+BOOKKEEPING_TABLES = frozenset({MIGRATION_TABLE})
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _REFERENTIAL = {"a": "NoAction", "r": "Restrict", "c": "Cascade", "n": "SetNull", "d": "SetDefault"}
 _INDEX_TYPES = {"hash": "Hash", "gist": "Gist", "gin": "Gin", "spgist": "SpGist", "brin": "Brin"}
@@ -105,9 +107,15 @@ class Handoff:
 def prisma_handoff(engine: Any, schema: str = "public") -> Handoff:
     """Read the live catalog (read-only) and render the hand-off."""
     from forgea_cli.db import prisma_introspection
+    from forgea_cli.services.schema_manifest import BASELINE_OWNED_TABLES
 
     catalog = prisma_introspection.read_catalog(engine, schema)
-    return build_handoff(catalog, prisma_introspection.ownership(), prisma_introspection.head_revision())
+    return build_handoff(
+        catalog,
+        prisma_introspection.ownership(),
+        prisma_introspection.head_revision(),
+        bookkeeping=BOOKKEEPING_TABLES | BASELINE_OWNED_TABLES,
+    )
 
 
 # -- building --------------------------------------------------------------------------------------------
@@ -132,8 +140,11 @@ class _Model:
     comments: list[str] = field(default_factory=list)
 
 
-def build_handoff(catalog: Catalog, owned: Ownership, head: str) -> Handoff:
-    builder = _Builder(catalog, owned)
+def build_handoff(
+    catalog: Catalog, owned: Ownership, head: str, *, bookkeeping: frozenset[str] = BOOKKEEPING_TABLES
+) -> Handoff:
+    """The hand-off for `catalog`; `bookkeeping` tables are forgea's but never modelled."""
+    builder = _Builder(catalog, owned, bookkeeping)
     models = builder.models()
     enums = builder.enums()
     blocks = {("enum", name): text for name, text in enums}
@@ -145,7 +156,9 @@ def build_handoff(catalog: Catalog, owned: Ownership, head: str) -> Handoff:
         "known": catalog.revision in owned.revisions,
     }
     warnings = _warnings(catalog, owned, revision) + builder.warnings
-    external_tables = [t for t in catalog.tables if t in owned.tables] + [MIGRATION_TABLE]
+    external_tables = [t for t in catalog.tables if t in owned.tables and t not in bookkeeping]
+    external_tables += [t for t in catalog.tables if t in bookkeeping and t != MIGRATION_TABLE]
+    external_tables.append(MIGRATION_TABLE)  # there after the first `forgea migrate`, even if not yet
     external_enums = [e for e in catalog.enums if e in owned.enums]
     fragment = _fragment(blocks, builder.additions, revision)
     config = _config(external_tables, external_enums, builder.shadow_stubs(), revision)
@@ -186,10 +199,11 @@ def _warnings(catalog: Catalog, owned: Ownership, revision: dict[str, Any]) -> l
 
 
 class _Builder:
-    def __init__(self, catalog: Catalog, owned: Ownership) -> None:
+    def __init__(self, catalog: Catalog, owned: Ownership, bookkeeping: frozenset[str]) -> None:
         self.catalog = catalog
         self.owned = owned
-        self.owned_tables = [t for t in catalog.tables if t in owned.tables]
+        self.bookkeeping = bookkeeping
+        self.owned_tables = [t for t in catalog.tables if t in owned.tables and t not in bookkeeping]
         self.additions: dict[str, list[Addition]] = {}
         self.warnings: list[str] = []
         self._models: dict[str, _Model] = {}
@@ -245,14 +259,14 @@ class _Builder:
             if model.name != table:
                 model.attributes.append(f'@@map("{_escape(table)}")')
         for table, table_info in self.catalog.tables.items():
-            if table in self.owned.tables or table == MIGRATION_TABLE:
+            if table in self.owned.tables or table in self.bookkeeping:
                 continue
             for column in table_info.columns:
                 if (table, column.name) in self.owned.columns:
                     self._extra_model(table).fields.append(self._scalar(table, column))
             self._extra_model(table).attributes += self._block_attributes(table, only_owned=True)
         for constraint in self.catalog.constraints:
-            if constraint.kind == "f" and self._is_owned(constraint):
+            if constraint.kind == "f" and self._is_owned(constraint) and not self._bookkept(constraint):
                 self._relation(constraint)
         for index in self.catalog.indexes:
             if index.table not in self.owned.tables and index.name in self.owned.indexes and index.predicate:
@@ -283,6 +297,9 @@ class _Builder:
             items += [Addition("comment", c.splitlines()[0].strip(), c) for c in extra.comments]
             if items:
                 self.additions[extra.name] = items
+
+    def _bookkept(self, constraint: Constraint) -> bool:
+        return constraint.table in self.bookkeeping or constraint.ref_table in self.bookkeeping
 
     def _is_owned(self, constraint: Constraint) -> bool:
         return constraint.table in self.owned.tables or constraint.name in self.owned.constraints
