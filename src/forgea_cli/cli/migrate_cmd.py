@@ -114,6 +114,14 @@ def adopt(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show each text difference as a unified diff.")
     ] = False,
+    refresh: Annotated[
+        bool,
+        typer.Option(
+            "--refresh",
+            help="On an adopted database: accept the web app's rewritten functions and triggers as the "
+            "new reference, once the probes show they still behave.",
+        ),
+    ] = False,
 ) -> None:
     """Recognise a Prisma-built Forgea database, judge it by behaviour, record what it found, stamp it.
 
@@ -124,6 +132,9 @@ def adopt(
     from forgea_cli.services import migrations
 
     state = runtime(ctx)
+    if refresh:
+        _refresh(state, dry_run, json, verbose)
+        return
     try:
         result = migrations.adopt(state.engine, dry_run=dry_run, actor=state.settings.actor)
     except migrations.AdoptRefused as refusal:
@@ -157,6 +168,28 @@ def adopt(
             f"adopted: stamped {result.revision} after {len(result.prisma_migrations)} Prisma migrations "
             f"({judged}); recorded {len(result.recorded)} functions and triggers"
         )
+
+
+def _refresh(state, dry_run: bool, json: bool, verbose: bool) -> None:
+    from forgea_cli.services import migrations
+
+    try:
+        result = migrations.refresh_adoption(state.engine, actor=state.settings.actor, dry_run=dry_run)
+    except migrations.AdoptRefused as refusal:
+        _report_refusal(refusal, json, verbose)
+        raise
+    if json:
+        output.emit_json(
+            {
+                "action": "would-refresh" if dry_run else "refreshed",
+                "revision": result.revision,
+                "text_differences": [_difference(c) for c in result.changed],
+            }
+        )
+        return
+    _report_differences(result.changed, verbose)
+    verb = "would accept" if dry_run else "accepted"
+    output.say(f"{verb} {len(result.changed)} changed definition(s) as the adopted reference")
 
 
 def _judged_summary(checks) -> str:

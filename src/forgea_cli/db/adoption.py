@@ -23,3 +23,18 @@ def adopted_records(connection: Connection) -> list[dict[str, Any]]:
         {**row, "adoptedAt": row["adoptedAt"].isoformat(timespec="seconds") if row["adoptedAt"] else ""}
         for row in (dict(r) for r in connection.execute(_RECORDS).mappings())
     ]
+
+
+_UPSERT = text(
+    'INSERT INTO "ForgeaAdoptedObject" (kind, name, "tableName", definition, fingerprint, "adoptedBy") '
+    "VALUES (:kind, :name, :tableName, :definition, :fingerprint, :adoptedBy) "
+    "ON CONFLICT (kind, name) DO UPDATE SET definition = EXCLUDED.definition, "
+    'fingerprint = EXCLUDED.fingerprint, "tableName" = EXCLUDED."tableName", '
+    '"adoptedAt" = CURRENT_TIMESTAMP, "adoptedBy" = EXCLUDED."adoptedBy"'
+)
+
+
+def record_adopted(connection: Connection, records: list[dict[str, Any]]) -> None:
+    """Accept the live definitions (``forgea migrate adopt --refresh``); the caller commits."""
+    for record in records:
+        connection.execute(_UPSERT, record)

@@ -100,7 +100,7 @@ def create_world(connection: Connection, *, lab_versions: bool = True) -> ProbeW
             text(
                 'INSERT INTO "Lab" (id, title, epic, "sourceGithubIssueUrl", "repoVersion", "baseRepoUrl", '
                 "\"failureClass\", constraints) VALUES (:id, :title, :title, :url, 'v2', :url, "
-                "'DATA_INTEGRITY', '{}'::jsonb)"
+                "(enum_range(NULL::\"FailureClass\"))[1], '{}'::jsonb)"
             ),
             {"id": lab, "title": PROBE_MARK, "url": f"https://github.com/{PROBE_MARK}/{lab}"},
         )

@@ -8,12 +8,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from forgea_cli.db import migrations
+from forgea_cli.db.adoption import record_adopted
 from forgea_cli.db.catalog import snapshot
 from forgea_cli.db.engine import connect
 from forgea_cli.db.snapshots import load_snapshot
 from forgea_cli.errors import OperationFailed
 from forgea_cli.services.catalog_check import check_catalog
-from forgea_cli.services.schema_manifest import DEPENDED_ON
+from forgea_cli.services.schema_manifest import DEPENDED, DEPENDED_ON
+from forgea_cli.services.verify import catalog_checks
 from forgea_cli.services.verify_migrations import applied_revisions
 from forgea_cli.services.verify_probes import run_probes
 from forgea_cli.services.verify_results import CheckResult, CheckStatus
@@ -123,6 +125,38 @@ def adopt(
         return AdoptResult("would-stamp", BASELINE, names, sql, checks, records)
     migrations.upgrade(engine, BASELINE, timeouts, attributes=attributes)
     return AdoptResult("stamped", BASELINE, names, checks=checks, recorded=records)
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    revision: str
+    changed: list[CheckResult]  # the text changes accepted (or that would be), with their diffs
+    dry_run: bool
+
+
+def refresh_adoption(engine: Engine, *, actor: str, dry_run: bool = False) -> RefreshResult:
+    """Accept the web app's rewritten functions and triggers once the probes show they still behave."""
+    with connect(engine) as connection:
+        current = migrations.current_revision(connection)
+        if current is None:
+            raise AdoptRefused("the database was never adopted: run `forgea migrate adopt` first")
+        found = snapshot(connection)
+        revisions = applied_revisions(current)
+        checks = run_probes(connection, revisions)
+        checks += catalog_checks(connection, load_snapshot(current), found, revisions)
+        connection.rollback()
+        failures = [c for c in checks if c.status is CheckStatus.FAIL]
+        if failures:
+            raise AdoptRefused(
+                f"not refreshed: {len(failures)} check(s) fail, first: {failures[0].message}", checks
+            )
+        changed = [c for c in checks if c.id.endswith(".text") and c.kind == DEPENDED]
+        names = {(c.id.split(".")[1], c.object) for c in changed}
+        records = [r for r in adoption_records(found, actor) if (r["kind"], r["name"]) in names]
+        if records and not dry_run:
+            record_adopted(connection, records)
+            connection.commit()
+    return RefreshResult(current, changed, dry_run)
 
 
 def _judge_prisma_database(connection: Connection) -> tuple[list[str], dict[str, Any], list[CheckResult]]:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from forgea_cli.db import migrations
 from forgea_cli.db.adoption import adopted_records
@@ -124,13 +125,30 @@ def verify_constraints(engine: Engine, options: VerifyOptions = VerifyOptions())
         }
         for group in groups:
             started = time.perf_counter()
-            report.results += runners[group]()
+            report.results += _run_group(connection, group, runners[group])
             report.seconds[group] = time.perf_counter() - started
             if connection.in_transaction():
                 connection.rollback()
     if options.fail_on == "warn":
         report.results = [r.escalated() if r.status is CheckStatus.WARN else r for r in report.results]
     return report
+
+
+def _run_group(connection: Connection, group: str, run: Callable[[], list[CheckResult]]) -> list[CheckResult]:
+    """A group the database cannot even run (a table forgea depends on is gone) fails; the rest go on."""
+    try:
+        return run()
+    except DBAPIError as exc:
+        connection.rollback()
+        first_line = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        return [
+            failed(
+                f"{group}.run",
+                "database",
+                f"the {group} checks could not run: {first_line}",
+                hint="see the catalog checks: something forgea depends on is missing",
+            )
+        ]
 
 
 def _unless_unmanaged(
@@ -160,9 +178,16 @@ def _catalog(connection: Connection, revisions: AppliedRevisions) -> list[CheckR
                 hint="run the forgea release that applied this revision",
             )
         ]
+    return catalog_checks(connection, expected, snapshot(connection), revisions)
+
+
+def catalog_checks(
+    connection: Connection, expected: dict[str, Any], found: dict[str, Any], revisions: AppliedRevisions
+) -> list[CheckResult]:
+    """The live catalog ``found`` judged against the revision's ``expected`` snapshot, by ownership."""
     return check_catalog(
         expected,
-        snapshot(connection),
+        found,
         baseline=load_snapshot(BASELINE),
         history=[load_snapshot(revision) for revision in revisions.history],
         adopted=adopted_objects(connection),
