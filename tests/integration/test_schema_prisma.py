@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -432,28 +431,38 @@ def test_merge_refuses_a_schema_without_the_web_apps_models(forgea, migrated_db,
     assert "has no model" in json.loads(result.stdout)["error"]["message"]
 
 
-def _prisma(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "PRISMA_SCHEMA_ENGINE_BINARY": "/bin/true",
-        "DATABASE_URL": "postgresql://u@localhost/db",
-        "PRISMA_HIDE_UPDATE_MESSAGE": "1",
-        "CHECKPOINT_DISABLE": "1",
-    }
+@pytest.fixture(scope="module")
+def prisma_bin() -> Path:
+    """Prisma 7 from the interop workspace (installed there with `npm ci` when Node is available)."""
+    from tests.interop.webapp import NodeMissing, install_workspace
+
+    try:
+        install_workspace()
+    except NodeMissing as missing:
+        pytest.skip(f"Prisma 7 needs Node.js and npm: {missing}")
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as failed:
+        if not PRISMA_BIN.exists():
+            pytest.skip(f"Prisma 7 could not be installed in tests/interop/node: {str(failed)[:300]}")
+    if not PRISMA_BIN.exists():
+        pytest.skip(f"Prisma 7 is not installed at {PRISMA_BIN}")
+    return PRISMA_BIN
+
+
+def _prisma(prisma_bin: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    from tests.interop.webapp import PRISMA_ENV
+
+    env = {**os.environ, **PRISMA_ENV, "DATABASE_URL": "postgresql://u@localhost/db"}
     return subprocess.run(
-        [str(PRISMA_BIN), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=240
+        [str(prisma_bin), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=240
     )
 
 
-@pytest.mark.skipif(
-    not PRISMA_BIN.exists(),
-    reason=f"Prisma 7 is not installed at {PRISMA_BIN} (npm ci in tests/interop/node)",
-)
-@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
-def test_prisma_validates_the_merged_schema_and_loads_the_config(forgea, migrated_db, corpus, tmp_path):
+def test_prisma_validates_the_merged_schema_and_loads_the_config(
+    forgea, migrated_db, corpus, tmp_path, prisma_bin
+):
     project = tmp_path / "webapp"
     (project / "prisma").mkdir(parents=True)
-    (project / "node_modules").symlink_to(PRISMA_BIN.parents[1])
+    (project / "node_modules").symlink_to(prisma_bin.parents[1])
     merged = forgea(
         "schema", "prisma", "--merge", str(corpus / "forgea" / "prisma" / "schema.prisma"), url=migrated_db
     )
@@ -461,12 +470,12 @@ def test_prisma_validates_the_merged_schema_and_loads_the_config(forgea, migrate
     (project / "prisma" / "schema.prisma").write_text(merged.stdout)
     (project / "prisma.config.ts").write_text(_document(forgea, migrated_db)["config"])
 
-    result = _prisma("validate", cwd=project)
+    result = _prisma(prisma_bin, "validate", cwd=project)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Loaded Prisma config from" in result.stdout + result.stderr
 
     # the config really is parsed: external tables without the experimental flag are refused
     config = project / "prisma.config.ts"
     config.write_text(config.read_text().replace("externalTables: true", "externalTables: false"))
-    refused = _prisma("validate", cwd=project)
+    refused = _prisma(prisma_bin, "validate", cwd=project)
     assert refused.returncode != 0 and "externalTables" in refused.stdout + refused.stderr
