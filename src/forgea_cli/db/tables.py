@@ -220,3 +220,15 @@ idempotency_key = Table(
     Index("IdempotencyKey_actorId_key_key", "actorId", "key", unique=True),
     Index("IdempotencyKey_recoveryPoint_lastRunAt_idx", "recoveryPoint", "lastRunAt"),
 )
+
+adopted_object = Table(
+    "ForgeaAdoptedObject",
+    metadata,
+    Column("kind", Text, primary_key=True),
+    Column("name", Text, primary_key=True),
+    Column("tableName", Text),
+    Column("definition", Text, nullable=False),
+    Column("fingerprint", Text, nullable=False),
+    Column("adoptedAt", TS3, nullable=False, server_default=NOW),
+    Column("adoptedBy", Text, nullable=False),
+)
