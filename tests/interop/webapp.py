@@ -63,7 +63,7 @@ def node_tools() -> dict[str, str]:
     tools = {name: shutil.which(name) for name in ("node", "npm", "npx")}
     missing = [name for name, path in tools.items() if path is None]
     if missing:
-        raise NodeMissing(f"{', '.join(missing)} not on PATH (.ci/run installs Node and npm)")
+        raise NodeMissing(f"{', '.join(missing)} not on PATH (install Node.js 20 or later with npm)")
     return {name: str(path) for name, path in tools.items()}
 
 
@@ -156,7 +156,13 @@ class Layout:
 
     def script(self, name: str, *args: str, url: str, **extra: str) -> dict[str, Any]:
         """Run one of our driver scripts (tests/interop/scripts) and parse the JSON it prints last."""
-        result = self.npx("tsx", f"scripts/{name}", *args, cwd=self.app, url=url, **extra)
+        # `node --import tsx` is `npx tsx` in one process (tsx's CLI spawns a second node): faster.
+        result = _run(
+            [node_tools()["node"], "--import", "tsx", f"scripts/{name}", *args],
+            cwd=self.app,
+            env=self._env(url, extra),
+            timeout=120,
+        )
         lines = [line for line in result.stdout.splitlines() if line.strip()]
         if not lines:
             raise RuntimeError(f"{name} printed nothing\n--- stderr\n{result.stderr[-4000:]}")
