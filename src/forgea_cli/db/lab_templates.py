@@ -9,10 +9,20 @@ Labs and versions are few (one row per lab version), so every query here is smal
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Connection, and_, func, literal, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Text,
+    and_,
+    bindparam,
+    func,
+    literal,
+    select,
+    union_all,
+)
 
 from forgea_cli.db.tables import lab, lab_version
 
@@ -47,50 +57,51 @@ def _base_repo_rows(where: ColumnElement[bool] | None = None):
     return query if where is None else query.where(where)
 
 
-def _version_rows(where: ColumnElement[bool] | None = None):
+def _version_rows(where: ColumnElement[bool] | None = None, *, source: str = TEMPLATE_REPO_URL):
     query = select(
         lab_version.c.labId,
         lab.c.title,
         lab_version.c.version,
-        literal(TEMPLATE_REPO_URL),
+        literal(source),
         lab_version.c.templateRepoUrl,
         lab_version.c.templateRepoId,
     ).select_from(lab_version.join(lab, lab.c.id == lab_version.c.labId))
     return query if where is None else query.where(where)
 
 
-def _rows(connection: Connection, query) -> list[TemplateRow]:
-    return [TemplateRow(*row) for row in connection.execute(query)]
-
-
 def all_template_rows(connection: Connection) -> list[TemplateRow]:
     """Every template reference of every lab and version (the backfill reads them once per run)."""
-    return _rows(connection, union_all(_base_repo_rows(), _version_rows()))
+    return [TemplateRow(*row) for row in connection.execute(union_all(_base_repo_rows(), _version_rows()))]
 
 
-def _mentions(url: ColumnElement[str], owner: str, name: str) -> ColumnElement[bool]:
+def _mentions(url: ColumnElement[str]) -> ColumnElement[bool]:
     lowered = func.lower(url)
-    return and_(func.strpos(lowered, owner.lower()) > 0, func.strpos(lowered, name.lower()) > 0)
-
-
-def template_rows_like(connection: Connection, owner: str, name: str) -> list[TemplateRow]:
-    """Template references whose text mentions owner and name: a superset of those naming
-    ``owner/name`` in any spelling (the caller confirms each with the canonicaliser)."""
-    query = union_all(
-        _base_repo_rows(_mentions(lab.c.baseRepoUrl, owner, name)),
-        _version_rows(_mentions(lab_version.c.templateRepoUrl, owner, name)),
+    return and_(
+        func.strpos(lowered, bindparam("owner", type_=Text)) > 0,
+        func.strpos(lowered, bindparam("name", type_=Text)) > 0,
     )
-    return _rows(connection, query)
 
 
-def template_rows_by_repo_id(connection: Connection, repo_id: int) -> Sequence[TemplateRow]:
-    """Lab versions whose template repository has this GitHub ``repository.id``."""
-    query = select(
-        lab_version.c.labId,
-        lab.c.title,
-        lab_version.c.version,
-        literal(TEMPLATE_REPO_ID),
-        lab_version.c.templateRepoUrl,
-        lab_version.c.templateRepoId,
-    ).select_from(lab_version.join(lab, lab.c.id == lab_version.c.labId))
-    return _rows(connection, query.where(lab_version.c.templateRepoId == repo_id))
+# Built once (a webhook lookup asks it every time); a null owner/name or repo_id matches nothing.
+_ONE_REPOSITORY = union_all(
+    _base_repo_rows(_mentions(lab.c.baseRepoUrl)),
+    _version_rows(_mentions(lab_version.c.templateRepoUrl)),
+    _version_rows(
+        lab_version.c.templateRepoId == bindparam("repo_id", type_=BigInteger), source=TEMPLATE_REPO_ID
+    ),
+)
+
+
+def template_rows_for(
+    connection: Connection, *, owner: str | None = None, name: str | None = None, repo_id: int | None = None
+) -> list[TemplateRow]:
+    """One statement for one repository: template references whose text mentions owner and name (a
+    superset of those naming ``owner/name`` in any spelling; the caller confirms each with the
+    canonicaliser), and lab versions whose ``templateRepoId`` is ``repo_id`` (source
+    ``LabVersion.templateRepoId``)."""
+    params = {
+        "owner": owner.lower() if owner is not None and name is not None else None,
+        "name": name.lower() if owner is not None and name is not None else None,
+        "repo_id": repo_id,
+    }
+    return [TemplateRow(*row) for row in connection.execute(_ONE_REPOSITORY, params)]

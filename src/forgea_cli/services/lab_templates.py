@@ -166,16 +166,17 @@ def templates_of(
 ) -> tuple[LabTemplate, ...]:
     """The lab versions whose template is this repository: by canonical URL, by GitHub repository id
     (``LabVersion.templateRepoId``), or either. Empty when it is no lab's template."""
+    owner, name = canonical_url.rsplit("/", 2)[1:] if canonical_url is not None else (None, None)
+    rows = sql.template_rows_for(connection, owner=owner, name=name, repo_id=repo_id)
+    by_id = [row for row in rows if row.source == sql.TEMPLATE_REPO_ID]
     found: dict[tuple[uuid.UUID, str], LabTemplate] = {}
     if canonical_url is not None:
-        owner, name = canonical_url.rsplit("/", 2)[1:]
-        rows = sql.template_rows_like(connection, owner, name)
-        for template in templates_from_rows(rows, web_host).of(canonical_url):
+        by_url = templates_from_rows((row for row in rows if row.source != sql.TEMPLATE_REPO_ID), web_host)
+        for template in by_url.of(canonical_url):
             found[(template.lab_id, template.version)] = template
-    if repo_id is not None:
-        for row in sql.template_rows_by_repo_id(connection, repo_id):
-            key = (row.lab_id, row.version)
-            found[key] = _merged(found.get(key), row, _canonical_or_none(row.url, web_host))
+    for row in by_id:  # an id names its repository whatever the stored URL says
+        key = (row.lab_id, row.version)
+        found[key] = _merged(found.get(key), row, _canonical_or_none(row.url, web_host))
     return tuple(sorted(found.values(), key=_order))
 
 
