@@ -3,7 +3,7 @@
 Frozen copy of `forgea_cli.lifecycle` as of this revision (see LIFECYCLE_FINGERPRINT): changing the
 module without a new revision that re-freezes this SQL fails the test suite and verify-constraints.
 
-- The transition table is the legacy one (same error text, SQLSTATE P0001).
+- The transition table is the legacy one (the web app's error texts, SQLSTATE P0001).
 - Entering VERIFIED_PASS needs a PASS "VerificationAttempt" or a legacy "VerificationLog" row
   (SQLSTATE FG002); DEFERRED -> IN_PROGRESS is refused while the student has another active
   session for the lab (FG003).
@@ -32,7 +32,7 @@ DECLARE
 BEGIN
     IF TG_OP = 'INSERT' THEN
         IF NEW."status" <> 'IN_PROGRESS' THEN
-            RAISE EXCEPTION 'Invalid LabSession status transition: % -> %', 'NONE', NEW."status";
+            RAISE EXCEPTION 'Invalid initial LabSession status: %', NEW."status";
         END IF;
         IF NEW."completedAt" IS NOT NULL THEN
             RAISE EXCEPTION 'LabSession.completedAt is set by the database when the status becomes VERIFIED_PASS'
