@@ -1,7 +1,8 @@
 """Lab template repositories as stored: ``Lab.baseRepoUrl`` and every ``LabVersion.templateRepoUrl``.
 
 The stored spellings are not canonical, so SQL cannot compare them with a canonical URL. These
-queries only fetch candidate rows (all of them, or those whose text mentions an owner and a name);
+queries only fetch candidate rows (all of them, or those whose text mentions an owner and a name, or
+those with a given ``templateRepoId``);
 ``forgea_cli.services.lab_templates`` canonicalises them with ``forgea_cli.urls`` and decides.
 Labs and versions are few (one row per lab version), so every query here is small.
 """
@@ -9,20 +10,10 @@ Labs and versions are few (one row per lab version), so every query here is smal
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
-    Connection,
-    Text,
-    and_,
-    bindparam,
-    func,
-    literal,
-    select,
-    union_all,
-)
+from sqlalchemy import ColumnElement, Connection, and_, literal, select, text, union_all
 
 from forgea_cli.db.tables import lab, lab_version
 
@@ -74,34 +65,38 @@ def all_template_rows(connection: Connection) -> list[TemplateRow]:
     return [TemplateRow(*row) for row in connection.execute(union_all(_base_repo_rows(), _version_rows()))]
 
 
-def _mentions(url: ColumnElement[str]) -> ColumnElement[bool]:
-    lowered = func.lower(url)
-    return and_(
-        func.strpos(lowered, bindparam("owner", type_=Text)) > 0,
-        func.strpos(lowered, bindparam("name", type_=Text)) > 0,
-    )
-
-
-# Built once (a webhook lookup asks it every time); a null owner/name or repo_id matches nothing.
-_ONE_REPOSITORY = union_all(
-    _base_repo_rows(_mentions(lab.c.baseRepoUrl)),
-    _version_rows(_mentions(lab_version.c.templateRepoUrl)),
-    _version_rows(
-        lab_version.c.templateRepoId == bindparam("repo_id", type_=BigInteger), source=TEMPLATE_REPO_ID
-    ),
+# One statement for a lookup (a webhook asks it every time): template references whose text
+# mentions one of the (owner, name) pairs, and lab versions whose templateRepoId is the id. Empty
+# arrays and a null id match nothing.
+_MENTIONS = """EXISTS (SELECT 1 FROM unnest(CAST(:owners AS text[]), CAST(:names AS text[])) AS r(owner, name)
+                       WHERE strpos(lower({url}), r.owner) > 0 AND strpos(lower({url}), r.name) > 0)"""
+_FOR_REPOSITORIES = text(
+    f"""
+SELECT l.id, l.title, l."repoVersion", '{BASE_REPO_URL}', l."baseRepoUrl", v."templateRepoId"
+FROM "Lab" l LEFT JOIN "LabVersion" v ON v."labId" = l.id AND v.version = l."repoVersion"
+WHERE {_MENTIONS.format(url='l."baseRepoUrl"')}
+UNION ALL
+SELECT v."labId", l.title, v.version, '{TEMPLATE_REPO_URL}', v."templateRepoUrl", v."templateRepoId"
+FROM "LabVersion" v JOIN "Lab" l ON l.id = v."labId"
+WHERE {_MENTIONS.format(url='v."templateRepoUrl"')}
+UNION ALL
+SELECT v."labId", l.title, v.version, '{TEMPLATE_REPO_ID}', v."templateRepoUrl", v."templateRepoId"
+FROM "LabVersion" v JOIN "Lab" l ON l.id = v."labId"
+WHERE v."templateRepoId" = CAST(:repo_id AS bigint)
+"""
 )
 
 
 def template_rows_for(
-    connection: Connection, *, owner: str | None = None, name: str | None = None, repo_id: int | None = None
+    connection: Connection, owner_names: Sequence[tuple[str, str]] = (), repo_id: int | None = None
 ) -> list[TemplateRow]:
-    """One statement for one repository: template references whose text mentions owner and name (a
-    superset of those naming ``owner/name`` in any spelling; the caller confirms each with the
-    canonicaliser), and lab versions whose ``templateRepoId`` is ``repo_id`` (source
+    """Candidates for a few repositories: template references whose text mentions an owner and its
+    name (a superset of those naming ``owner/name`` in any spelling; the caller confirms each with
+    the canonicaliser), and lab versions whose ``templateRepoId`` is ``repo_id`` (source
     ``LabVersion.templateRepoId``)."""
     params = {
-        "owner": owner.lower() if owner is not None and name is not None else None,
-        "name": name.lower() if owner is not None and name is not None else None,
+        "owners": [owner.lower() for owner, _ in owner_names],
+        "names": [name.lower() for _, name in owner_names],
         "repo_id": repo_id,
     }
-    return [TemplateRow(*row) for row in connection.execute(_ONE_REPOSITORY, params)]
+    return [TemplateRow(*row) for row in connection.execute(_FOR_REPOSITORIES, params)]

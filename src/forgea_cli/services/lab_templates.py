@@ -9,7 +9,8 @@ session.
 Every caller goes through :func:`templates_from_rows`, which canonicalises the stored spellings with
 ``forgea_cli.urls`` exactly as session URLs are canonicalised, so ``https://github.com/Org/Lab.git``
 as a baseRepoUrl is the template ``https://github.com/org/lab``. The backfill builds the whole set
-once per run (:func:`all_templates`); the lookup asks about one repository (:func:`templates_of`).
+once per run (:func:`all_templates`); the lookup asks about one repository, in one query
+(:func:`templates_of`).
 
 A stored template URL that is not a repository on the configured web host (a typo, another host)
 cannot name any repository a session or webhook names: it is ignored, and returned in
@@ -159,24 +160,23 @@ def all_templates(connection: Any, web_host: str = DEFAULT_WEB_HOST) -> Template
 
 def templates_of(
     connection: Any,
-    *,
-    canonical_url: str | None = None,
+    *canonical_urls: str,
     repo_id: int | None = None,
     web_host: str = DEFAULT_WEB_HOST,
 ) -> tuple[LabTemplate, ...]:
-    """The lab versions whose template is this repository: by canonical URL, by GitHub repository id
-    (``LabVersion.templateRepoId``), or either. Empty when it is no lab's template."""
-    owner, name = canonical_url.rsplit("/", 2)[1:] if canonical_url is not None else (None, None)
-    rows = sql.template_rows_for(connection, owner=owner, name=name, repo_id=repo_id)
-    by_id = [row for row in rows if row.source == sql.TEMPLATE_REPO_ID]
+    """The lab versions whose template is one of these repositories, named by canonical URL or by
+    GitHub repository id (``LabVersion.templateRepoId``); one query. Empty: no lab's template."""
+    owner_names = [tuple(url.rsplit("/", 2)[1:]) for url in canonical_urls]
+    rows = sql.template_rows_for(connection, owner_names, repo_id)
+    by_url = templates_from_rows((row for row in rows if row.source != sql.TEMPLATE_REPO_ID), web_host)
     found: dict[tuple[uuid.UUID, str], LabTemplate] = {}
-    if canonical_url is not None:
-        by_url = templates_from_rows((row for row in rows if row.source != sql.TEMPLATE_REPO_ID), web_host)
-        for template in by_url.of(canonical_url):
-            found[(template.lab_id, template.version)] = template
-    for row in by_id:  # an id names its repository whatever the stored URL says
-        key = (row.lab_id, row.version)
-        found[key] = _merged(found.get(key), row, _canonical_or_none(row.url, web_host))
+    for url in canonical_urls:
+        for template in by_url.of(url):
+            found.setdefault((template.lab_id, template.version), template)
+    for row in rows:
+        if row.source == sql.TEMPLATE_REPO_ID:  # an id names its repository whatever the URL says
+            key = (row.lab_id, row.version)
+            found[key] = _merged(found.get(key), row, _canonical_or_none(row.url, web_host))
     return tuple(sorted(found.values(), key=_order))
 
 

@@ -105,33 +105,22 @@ def _lookup(
     connection: Connection, repo_id: int | None, html_url: str | None, bind: bool, web_host: str
 ) -> LookupResult:
     canonical = canonical_repo_url(html_url, web_host) if html_url is not None else None
-    templates = lab_templates.templates_of(
-        connection, canonical_url=canonical, repo_id=repo_id, web_host=web_host
-    )
+    by_id = q.mapping_by_repo_id(connection, repo_id) if repo_id is not None else None
+    # Rule 0: the repository's URL, its id, or the URL of the mapping its id finds, names a template.
+    urls = {url for url in (canonical, by_id["canonicalUrl"] if by_id else None) if url is not None}
+    templates = lab_templates.templates_of(connection, *sorted(urls), repo_id=repo_id, web_host=web_host)
     if templates:
-        return _template(canonical, templates, _mapping_of(connection, canonical, repo_id))
-    if repo_id is not None and (row := q.mapping_by_repo_id(connection, repo_id)) is not None:
-        if canonical != row["canonicalUrl"] and (
-            templates := lab_templates.templates_of(
-                connection, canonical_url=row["canonicalUrl"], web_host=web_host
-            )
-        ):
-            return _template(canonical, templates, mapped_by=row)
-        return _from_mapping(1, row)
+        if by_id is None and canonical is not None:
+            by_id = q.mapping_by_canonical_url(connection, canonical, unbound_only=False)
+        return _template(canonical, templates, by_id)
+    if by_id is not None:
+        return _from_mapping(1, by_id)
     if canonical is None:
         return LookupResult(None)
     row = q.mapping_by_canonical_url(connection, canonical, unbound_only=repo_id is not None)
     if row is not None and (result := _rule_two(connection, row, canonical, repo_id, html_url, bind)):
         return result
     return _rule_three(connection, canonical, web_host)
-
-
-def _mapping_of(connection: Connection, canonical: str | None, repo_id: int | None) -> RowMapping | None:
-    if repo_id is not None and (row := q.mapping_by_repo_id(connection, repo_id)) is not None:
-        return row
-    if canonical is None:
-        return None
-    return q.mapping_by_canonical_url(connection, canonical, unbound_only=False)
 
 
 def _template(

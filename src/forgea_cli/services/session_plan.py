@@ -138,7 +138,7 @@ def plan_for(
 
 def refuse_template_fork(conn: Any, fork: RepoRef, web_host: str) -> None:
     """A lab's template is never a student's repository (DESIGN §3): binding one is bad input."""
-    templates = lab_templates.templates_of(conn, canonical_url=fork.canonical_url, web_host=web_host)
+    templates = lab_templates.templates_of(conn, fork.canonical_url, web_host=web_host)
     if templates:
         raise InvalidInput(
             f"--fork-url {fork.canonical_url} is a lab's template repository "

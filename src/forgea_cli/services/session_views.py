@@ -34,13 +34,11 @@ def find_session_id(
         return parse_session_id(session_id)
     with connect(engine) as connection:
         if repo_id is not None:
-            _refuse_template(connection, f"GitHub repository id {repo_id}", web_host, repo_id=repo_id)
             mapping = mapping_queries.mapping_by_repo_id(connection, repo_id)
+            urls = (mapping["canonicalUrl"],) if mapping is not None else ()
+            _refuse_template(connection, f"GitHub repository id {repo_id}", web_host, *urls, repo_id=repo_id)
             if mapping is None:
                 raise NotFound(f"no session is mapped to GitHub repository id {repo_id}")
-            _refuse_template(
-                connection, f"GitHub repository id {repo_id}", web_host, canonical_url=mapping["canonicalUrl"]
-            )
             return mapping["labSessionId"]
         assert repo_url is not None
         return _by_url(connection, repo_url, web_host)
@@ -48,7 +46,7 @@ def find_session_id(
 
 def _by_url(connection, repo_url: str, web_host: str) -> uuid.UUID:
     canonical = canonical_repo_url(repo_url, web_host)
-    _refuse_template(connection, canonical, web_host, canonical_url=canonical)
+    _refuse_template(connection, canonical, web_host, canonical)
     mapping = mapping_queries.mapping_by_canonical_url(connection, canonical, unbound_only=False)
     if mapping is not None:
         return mapping["labSessionId"]
@@ -61,11 +59,9 @@ def _by_url(connection, repo_url: str, web_host: str) -> uuid.UUID:
 
 
 def _refuse_template(
-    connection, what: str, web_host: str, *, canonical_url: str | None = None, repo_id: int | None = None
+    connection, what: str, web_host: str, *canonical_urls: str, repo_id: int | None = None
 ) -> None:
-    templates = lab_templates.templates_of(
-        connection, canonical_url=canonical_url, repo_id=repo_id, web_host=web_host
-    )
+    templates = lab_templates.templates_of(connection, *canonical_urls, repo_id=repo_id, web_host=web_host)
     if templates:
         raise NotFound(
             f"{what} is a lab's template repository ({lab_templates.describe_all(templates)}), "
