@@ -185,7 +185,7 @@ class _RateLimitedOnce:
 
 
 def _resolve(url: str, count: int) -> dict[str, Any]:
-    from tests.fakes.github_server import FakeGitHub
+    from forgea_cli.testing.github_server import FakeGitHub
 
     from forgea_cli.db.engine import make_engine
     from forgea_cli.db.mapping_queries import pending_page

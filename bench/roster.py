@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `tests.fakes` and `bench` importable
 
-from tests.fakes.github_server import FakeGitHub
+from forgea_cli.testing.github_server import FakeGitHub
 
 from bench.common import bench_server, print_table, scratch_database
 from forgea_cli.db import migrations

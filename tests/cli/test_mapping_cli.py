@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tests.fakes.github_server import FakeGitHub
+from forgea_cli.testing.github_server import FakeGitHub
 from tests.integration.mapping_support import (
     add_lab,
     add_lab_version,

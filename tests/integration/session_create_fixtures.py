@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from forgea_cli.github.pygithub_gateway import PyGithubGateway
-from tests.fakes.github_server import FakeGitHub
+from forgea_cli.testing.github_server import FakeGitHub
 from tests.integration.session_create_support import TEMPLATE, TOKEN, Seeded, seed
 
 

@@ -19,7 +19,7 @@ from psycopg.rows import dict_row
 
 from forgea_cli.db.engine import sqlalchemy_url
 from forgea_cli.services.session_plan import CreateSpec, CreationConfig
-from tests.fakes.github_server import FakeGitHub
+from forgea_cli.testing.github_server import FakeGitHub
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "ghp_F0rgeaTestT0ken_mustNeverLeak_9c7e51"

@@ -12,7 +12,7 @@ from forgea_cli.github.pygithub_gateway import PyGithubGateway
 from forgea_cli.services.mapping_backfill import backfill_repo_mappings
 from forgea_cli.services.mapping_lookup import lookup_repo
 from forgea_cli.services.mapping_resolve import resolve_repo_ids
-from tests.fakes.github_server import FakeGitHub
+from forgea_cli.testing.github_server import FakeGitHub
 from tests.integration.mapping_support import add_session, add_sessions_bulk, mappings_by_session
 
 TOKEN = "ghp_faketoken_for_tests_0123456789"

@@ -9,7 +9,7 @@ import pytest
 
 from forgea_cli.errors import ForgeaError
 from forgea_cli.services.session_create import create_session
-from tests.fakes.github_server import FakeGitHub
+from forgea_cli.testing.github_server import FakeGitHub
 from tests.integration.session_create_support import (
     CONFIG,
     TEMPLATE,

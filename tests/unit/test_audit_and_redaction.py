@@ -108,7 +108,7 @@ def test_urls_inside_messages_are_masked():
         (GitHubError("x"), 5),
         (DatabaseUnreachable("x"), 6),
         (KeyboardInterrupt(), 130),
-        (RuntimeError("boom"), 1),
+        (RuntimeError("boom"), 70),
     ],
 )
 def test_exit_code_table(error, code):

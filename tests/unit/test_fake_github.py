@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.fakes import github_server
-from tests.fakes.github_server import FIRST_REPO_ID, FakeGitHub, LoggedRequest
+from forgea_cli.testing import github_server
+from forgea_cli.testing.github_server import FIRST_REPO_ID, FakeGitHub, LoggedRequest
 
 TOKEN = "fake-server-token-0123456789"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -319,7 +319,7 @@ def test_reset_forgets_everything(fake: FakeGitHub) -> None:
 
 def test_builtin_shape_is_used_without_the_corpus(tmp_path: Path) -> None:
     code = (
-        "from tests.fakes import github_server as g; "
+        "from forgea_cli.testing import github_server as g; "
         "print(g.CORPUS_AVAILABLE, g.REPO_GET_BODY['full_name'], g.CORPUS_MISSING_REASON)"
     )
     env = {**os.environ, "FORGEA_CORPUS_DIR": str(tmp_path / "absent")}
@@ -330,7 +330,7 @@ def test_builtin_shape_is_used_without_the_corpus(tmp_path: Path) -> None:
 
 
 def test_standalone_server_serves_until_terminated() -> None:
-    command = [sys.executable, "-m", "tests.fakes.github_server", "--port", "0", "--template", "labs/t"]
+    command = [sys.executable, "-m", "forgea_cli.testing.github_server", "--port", "0", "--template", "labs/t"]
     with subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True) as process:
         try:
             assert process.stdout is not None

@@ -26,8 +26,8 @@ from forgea_cli.github.pygithub_gateway import (
     rate_limit_of,
     says_name_exists,
 )
-from tests.fakes import github_server
-from tests.fakes.github_server import FakeGitHub
+from forgea_cli.testing import github_server
+from forgea_cli.testing.github_server import FakeGitHub
 
 TOKEN = "ghp_Zq8sT0kenThatMustNeverLeak4242"
 NOW = 1_800_000_000.0

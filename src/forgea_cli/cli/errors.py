@@ -21,21 +21,16 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
     (errors.ForgeaError, 1),
     (KeyboardInterrupt, 130),
 )
+EX_SOFTWARE = 70  # an unexpected exception: the tool itself failed, not a check
 
 DEBUG_HINT = "run with --debug (or FORGEA_DEBUG=1) for the traceback"
 
 
 def exit_code_for(exc: BaseException) -> int:
-    if _is_disconnect(exc):
-        return 6
     for kind, code in EXIT_CODES:
         if isinstance(exc, kind):
             return code
-    return 1
-
-
-def _is_disconnect(exc: BaseException) -> bool:
-    return bool(getattr(exc, "connection_invalidated", False))
+    return EX_SOFTWARE
 
 
 def message_for(exc: BaseException) -> str:
@@ -43,9 +38,6 @@ def message_for(exc: BaseException) -> str:
         return exc.message
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted"
-    if type(exc).__module__.startswith("sqlalchemy"):
-        original = getattr(exc, "orig", None) or exc
-        return "database error: " + _first_line(str(original))
     return f"unexpected {type(exc).__name__}: {_first_line(str(exc))}"
 
 

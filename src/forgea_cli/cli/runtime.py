@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
+    from forgea_cli.db.engine import Engine
+    from forgea_cli.db.uow import UnitOfWorkFactory
     from forgea_cli.settings import Settings
 
 
@@ -31,6 +31,13 @@ class Runtime:
 
             self._engine = engine_from_settings(self.settings)
         return self._engine
+
+    @property
+    def uow(self) -> UnitOfWorkFactory:
+        """Units of work on the configured database: what every service that reads or writes takes."""
+        from forgea_cli.db.uow import unit_of_work_factory
+
+        return unit_of_work_factory(self.engine)
 
     def close(self) -> None:
         if self._engine is not None:

@@ -12,6 +12,8 @@ from forgea_cli.errors import DatabaseUnreachable
 from forgea_cli.redaction import mask_url
 from forgea_cli.settings import Settings
 
+__all__ = ["Connection", "Engine", "connect", "make_engine", "resolve_database_url", "sqlalchemy_url"]
+
 
 def sqlalchemy_url(url: str) -> str:
     """Accept plain libpq-style URLs and point them at psycopg 3."""
@@ -55,7 +57,9 @@ def connect(engine: Engine) -> Iterator[Connection]:
         connection = engine.connect()
     except OperationalError as exc:
         raise unreachable(engine.url.render_as_string(hide_password=False)) from exc
-    with connection:
+    from forgea_cli.db.errors import translated
+
+    with connection, translated():
         yield connection
 
 

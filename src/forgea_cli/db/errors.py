@@ -1,25 +1,97 @@
-"""Turning what PostgreSQL said into the tool's errors."""
+"""What PostgreSQL said, as the tool's own typed errors: the only place driver exceptions are read.
+
+Every `UnitOfWork` (and its savepoints) turns a driver error into a `DatabaseRefused` subclass on
+the way out, so no service ever catches SQLAlchemy's or psycopg's exceptions, and the CLI never
+recognises them by module name.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy.exc import DBAPIError
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from forgea_cli.errors import Conflict, ForgeaError, IllegalTransition, PreconditionFailed
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from forgea_cli.errors import (
+    Conflict,
+    DatabaseUnreachable,
+    ForgeaError,
+    IllegalTransition,
+    OperationFailed,
+    PreconditionFailed,
+)
 
 # SQLSTATEs raised by the lifecycle trigger (migrations/versions/0004_f6_lifecycle.py).
 NEEDS_PASS_EVIDENCE = "FG002"
 OTHER_ACTIVE_SESSION = "FG003"
 COMPLETED_AT_IMMUTABLE = "FG004"
 UNIQUE_VIOLATION = "23505"
+FOREIGN_KEY_VIOLATION = "23503"
+CHECK_VIOLATION = "23514"
+NOT_NULL_VIOLATION = "23502"
 RAISE_EXCEPTION = "P0001"
+INSUFFICIENT_PRIVILEGE = "42501"
+LOCK_NOT_AVAILABLE = "55P03"
+QUERY_CANCELED = "57014"
+UNDEFINED_TABLE = "42P01"
+ACTIVE_SESSION_INDEX = "LabSession_userId_labId_active_key"
+
+
+class DatabaseRefused(OperationFailed):
+    """PostgreSQL refused a statement (exit 1 unless a subclass says otherwise)."""
+
+    def __init__(self, message: str, *, sqlstate: str | None = None, constraint: str | None = None) -> None:
+        super().__init__(f"database error: {message}")
+        self.detail = message  # the database's own first line
+        self.sqlstate = sqlstate
+        self.constraint = constraint
+
+
+class UniqueViolation(DatabaseRefused):
+    pass
+
+
+class ForeignKeyViolation(DatabaseRefused):
+    pass
+
+
+class CheckViolation(DatabaseRefused):
+    pass
+
+
+class RefusedByTrigger(DatabaseRefused):
+    """A trigger raised: the legacy guards (P0001, 42501) or forgea's own (FGxxx)."""
+
+
+class LockNotAvailable(DatabaseRefused):
+    pass
+
+
+class StatementCanceled(DatabaseRefused):
+    pass
+
+
+_BY_SQLSTATE: dict[str, type[DatabaseRefused]] = {
+    UNIQUE_VIOLATION: UniqueViolation,
+    FOREIGN_KEY_VIOLATION: ForeignKeyViolation,
+    CHECK_VIOLATION: CheckViolation,
+    RAISE_EXCEPTION: RefusedByTrigger,
+    INSUFFICIENT_PRIVILEGE: RefusedByTrigger,
+    NEEDS_PASS_EVIDENCE: RefusedByTrigger,
+    OTHER_ACTIVE_SESSION: RefusedByTrigger,
+    COMPLETED_AT_IMMUTABLE: RefusedByTrigger,
+    LOCK_NOT_AVAILABLE: LockNotAvailable,
+    QUERY_CANCELED: StatementCanceled,
+}
 
 
 def sqlstate(exc: DBAPIError) -> str | None:
     return getattr(exc.orig, "sqlstate", None)
 
 
-def first_line(exc: DBAPIError) -> str:
-    text = str(exc.orig if exc.orig is not None else exc).strip()
+def first_line(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None)
+    text = str(original if original is not None else exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
 
@@ -28,14 +100,31 @@ def constraint_name(exc: DBAPIError) -> str | None:
     return getattr(diag, "constraint_name", None)
 
 
-def lifecycle_refusal(exc: DBAPIError) -> ForgeaError | None:
+def translate(exc: DBAPIError) -> ForgeaError:
+    """The typed error for a driver error (an unreachable server is exit 6, not a refusal)."""
+    state = sqlstate(exc)
+    if state is None and (isinstance(exc, OperationalError) or exc.connection_invalidated):
+        return DatabaseUnreachable(f"lost the database connection: {first_line(exc)}")
+    kind = _BY_SQLSTATE.get(state or "", DatabaseRefused)
+    return kind(first_line(exc), sqlstate=state, constraint=constraint_name(exc))
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """Driver errors raised inside become typed errors."""
+    try:
+        yield
+    except DBAPIError as exc:
+        raise translate(exc) from exc
+
+
+def lifecycle_refusal(exc: DatabaseRefused) -> ForgeaError | None:
     """The trigger's or the unique index's verdict on a status change, as a tool error (None: other)."""
-    state, message = sqlstate(exc), first_line(exc)
-    if state == RAISE_EXCEPTION and message.startswith("Invalid LabSession status transition"):
-        return IllegalTransition(message)
-    if state in (NEEDS_PASS_EVIDENCE, OTHER_ACTIVE_SESSION, COMPLETED_AT_IMMUTABLE):
-        return PreconditionFailed(message)
-    if state == UNIQUE_VIOLATION and constraint_name(exc) == "LabSession_userId_labId_active_key":
+    if exc.sqlstate == RAISE_EXCEPTION and exc.detail.startswith("Invalid LabSession status transition"):
+        return IllegalTransition(exc.detail)
+    if exc.sqlstate in (NEEDS_PASS_EVIDENCE, OTHER_ACTIVE_SESSION, COMPLETED_AT_IMMUTABLE):
+        return PreconditionFailed(exc.detail)
+    if exc.sqlstate == UNIQUE_VIOLATION and exc.constraint == ACTIVE_SESSION_INDEX:
         return Conflict(
             "the student already has an active session for this lab (unique active-session index)"
         )

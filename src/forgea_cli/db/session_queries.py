@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, exists, or_, select, text
 
 from forgea_cli import lifecycle
+from forgea_cli.db.errors import translated
 from forgea_cli.db.tables import (
     audit_log,
     lab,
@@ -103,18 +104,17 @@ def transition_with_audit(
     actor_id: str,
     metadata: dict[str, Any],
 ) -> TransitionOutcome | None:
-    """None when the session does not exist."""
-    row = connection.execute(
-        _TRANSITION,
-        {
-            "session_id": session_id,
-            "target": str(target),
-            "expect": expect,
-            "audit_id": uuid.uuid4(),
-            "actor_id": actor_id,
-            "metadata": json.dumps(metadata),
-        },
-    ).first()
+    """None when the session does not exist; a refusal raises the typed `db.errors.DatabaseRefused`."""
+    params = {
+        "session_id": session_id,
+        "target": str(target),
+        "expect": expect,
+        "audit_id": uuid.uuid4(),
+        "actor_id": actor_id,
+        "metadata": json.dumps(metadata),
+    }
+    with translated():
+        row = connection.execute(_TRANSITION, params).first()
     if row is None:
         return None
     return TransitionOutcome(lifecycle.Status(row.seen_status), row.changed, row.completedAt, row.audit_id)

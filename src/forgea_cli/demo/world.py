@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import psycopg
 from sqlalchemy.engine import make_url
@@ -17,7 +15,6 @@ from forgea_cli.fixtures import legacy_data, prisma_baseline_sql
 
 DEMO_DATABASE = "forgea_demo"
 DEMO_SESSIONS = 450  # enough for every URL spelling, invalid URLs, duplicates and all statuses
-FAKE_GITHUB = Path(__file__).resolve().parents[3] / "tests" / "fakes" / "github_server.py"
 
 
 def demo_urls(embedded_url: str) -> tuple[str, str]:
@@ -73,16 +70,11 @@ def describe(url: str, fork_url: str | None, *, fresh: bool) -> DemoWorld:
 
 @contextmanager
 def local_fake_github(repo: str) -> Iterator[str | None]:
-    """A fake GitHub on 127.0.0.1 from this checkout's tests/fakes (None when not in a checkout)."""
-    if not FAKE_GITHUB.is_file():
-        yield None
-        return
+    """The package's fake GitHub on 127.0.0.1, in its own process (None if it did not start)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.github_server", "--port", "0", "--repo", repo],
-        cwd=FAKE_GITHUB.parents[2],
+        [sys.executable, "-m", "forgea_cli.testing.github_server", "--port", "0", "--repo", repo],
         stdout=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(FAKE_GITHUB.parents[2])},
     )
     try:
         line = process.stdout.readline() if process.stdout else ""

@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
 
 from forgea_cli import lifecycle
 from forgea_cli.audit import ActorType, build_metadata
 from forgea_cli.db import session_queries
-from forgea_cli.db.errors import lifecycle_refusal
+from forgea_cli.db.errors import DatabaseRefused, lifecycle_refusal
 from forgea_cli.db.uow import UnitOfWork
 from forgea_cli.errors import ConcurrentUpdate, ExpectedStatusMismatch, NotFound
 
@@ -89,7 +88,7 @@ def _run_statement(uow: UnitOfWork, request: TransitionRequest) -> session_queri
             actor_id=request.actor_id,
             metadata=_metadata(request),
         )
-    except DBAPIError as exc:
+    except DatabaseRefused as exc:
         refusal = lifecycle_refusal(exc)
         if refusal is None:
             raise

@@ -8,7 +8,7 @@ In-process::
 
 Standalone (for a benchmark or a subprocess)::
 
-    python -m tests.fakes.github_server --port 8765 --template forgea-labs/lab-template
+    python -m forgea_cli.testing.github_server --port 8765 --template forgea-labs/lab-template
 
 Response bodies are shaped like the real ones kept in ``../shared/corpus/github-rest/`` (read at
 import, never copied here); without the corpus a minimal built-in shape is used and
@@ -41,7 +41,7 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
 CORPUS_DIR = Path(
-    os.environ.get("FORGEA_CORPUS_DIR") or Path(__file__).resolve().parents[3] / "shared" / "corpus"
+    os.environ.get("FORGEA_CORPUS_DIR") or Path(__file__).resolve().parents[4] / "shared" / "corpus"
 )
 REST_DIR = CORPUS_DIR / "github-rest"
 FIRST_REPO_ID = 700000001

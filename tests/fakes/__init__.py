@@ -1,1 +1,0 @@
-"""Test doubles that speak real protocols (the fake GitHub HTTP server)."""
