@@ -143,6 +143,17 @@ def engine_for():
 
 
 @pytest.fixture
+def uow_for(engine_for):
+    """A unit-of-work factory for a database URL (what services take); engines disposed afterwards."""
+    from forgea_cli.db.uow import unit_of_work_factory
+
+    def make(url: str):
+        return unit_of_work_factory(engine_for(url))
+
+    return make
+
+
+@pytest.fixture
 def forgea(tmp_path):
     """Run the CLI in-process (Typer's CliRunner) against a database URL; returns the Result."""
     from typer.testing import CliRunner
