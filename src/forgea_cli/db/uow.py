@@ -99,11 +99,22 @@ class UnitOfWork:
 
 
 class UnitOfWorkFactory(Protocol):
+    """What services are handed: a way to open units of work. db/ code that must run its own
+    connection discipline (the Alembic runner, COPY streams) reaches the engine through it."""
+
+    @property
+    def engine(self) -> Engine: ...
+
     def __call__(self, *, autocommit: bool = False, read_only: bool = False) -> UnitOfWork: ...
 
 
-def unit_of_work_factory(engine: Engine) -> UnitOfWorkFactory:
-    def make(*, autocommit: bool = False, read_only: bool = False) -> UnitOfWork:
-        return UnitOfWork(engine, autocommit=autocommit, read_only=read_only)
+class _Factory:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
 
-    return make
+    def __call__(self, *, autocommit: bool = False, read_only: bool = False) -> UnitOfWork:
+        return UnitOfWork(self.engine, autocommit=autocommit, read_only=read_only)
+
+
+def unit_of_work_factory(engine: Engine) -> UnitOfWorkFactory:
+    return _Factory(engine)
