@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -329,32 +330,46 @@ def test_graphql_url() -> None:
     assert graphql_url_for("http://127.0.0.1:8080") == "http://127.0.0.1:8080/graphql"
 
 
-# -- fork and delete ---------------------------------------------------------------------------------
+# -- closing -----------------------------------------------------------------------------------------
 
 
-def test_fork_waits_until_the_fork_answers(
-    gateway: PyGithubGateway, fake: FakeGitHub, sleeps: Sleeps, pacer: CountingPacer
+def wait_for_connections(fake: FakeGitHub, count: int, seconds: float = 5.0) -> int:
+    """The server notices a closed socket on its own thread: wait (bounded) until it has."""
+    deadline = time.monotonic() + seconds
+    while fake.open_connections != count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return fake.open_connections
+
+
+def test_with_gateway_closes_its_connection(
+    make_gateway: Callable[..., PyGithubGateway], fake: FakeGitHub
 ) -> None:
-    fake.fork_ready_after(3)
-    info = gateway.fork(TEMPLATE, "students", "fork-1")
-    assert (info.full_name, info.parent_full_name) == ("students/fork-1", TEMPLATE)
-    assert sleeps == [PyGithubGateway.fork_poll_seconds] * 3
-    assert fake.request_count("fork") == 1
-    assert pacer.calls == 1
+    gateway = make_gateway()
+    with gateway as entered:
+        assert entered is gateway
+        assert gateway.get_repo(TEMPLATE) is not None
+        assert wait_for_connections(fake, 1) == 1  # keep-alive: the connection stays open
+    assert wait_for_connections(fake, 0) == 0
 
 
-def test_fork_that_never_appears_is_unavailable(gateway: PyGithubGateway, fake: FakeGitHub) -> None:
-    gateway.fork_ready_polls = 3
-    fake.fork_ready_after(100)
-    with pytest.raises(GitHubUnavailable, match="not available"):
-        gateway.fork(TEMPLATE, "students", "slow")
+def test_with_gateway_closes_when_the_block_raises(
+    make_gateway: Callable[..., PyGithubGateway], fake: FakeGitHub
+) -> None:
+    with pytest.raises(GitHubNotFound), make_gateway() as gateway:
+        gateway.get_repo(TEMPLATE)
+        gateway.create_from_template("labs/absent", "students", "lab-1")
+    assert wait_for_connections(fake, 0) == 0
 
 
-def test_fork_lost_response_raises_name_taken(gateway: PyGithubGateway, fake: FakeGitHub) -> None:
-    fake.lose_response_next("fork")
-    with pytest.raises(RepoNameTaken):
-        gateway.fork(TEMPLATE, "students", "fork-1")
-    assert len(fake.repos()) == 2
+def test_close_twice_is_harmless(make_gateway: Callable[..., PyGithubGateway], fake: FakeGitHub) -> None:
+    gateway = make_gateway()
+    gateway.get_repo(TEMPLATE)
+    gateway.close()
+    gateway.close()
+    assert wait_for_connections(fake, 0) == 0
+
+
+# -- delete ------------------------------------------------------------------------------------------
 
 
 def test_delete_is_idempotent(gateway: PyGithubGateway, fake: FakeGitHub) -> None:

@@ -1,14 +1,16 @@
 """The GitHub port: what the services need from GitHub, and the errors it may raise.
 
 Standard library only. The PyGithub implementation lives in ``pygithub_gateway``; tests and the
-services depend on this interface alone.
+services depend on this interface alone. A gateway holds connections: whoever builds one (the CLI)
+closes it, ``with gateway:`` or ``gateway.close()``; the services it is handed never do.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
 from forgea_cli.errors import GitHubError
 
@@ -61,10 +63,6 @@ class GitHubGateway(Protocol):
         self, template_full_name: str, owner: str, name: str, *, private: bool = True
     ) -> RepoInfo: ...
 
-    def fork(self, source_full_name: str, owner: str, name: str) -> RepoInfo:
-        """Fork into ``owner/name`` and wait (bounded) until the fork answers GET."""
-        ...
-
     def delete_repo(self, full_name: str) -> bool:
         """True when deleted, False when it was already absent (404)."""
         ...
@@ -74,3 +72,15 @@ class GitHubGateway(Protocol):
         ...
 
     def list_org_repos(self, org: str) -> list[RepoInfo]: ...
+
+    def close(self) -> None:
+        """Release the connections; calling it again is harmless."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Closes the gateway, whatever the block did."""
+        ...

@@ -15,7 +15,8 @@ import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from types import TracebackType
+from typing import Any, Protocol, Self, TypeVar
 
 import requests
 from github import Auth, Github, GithubException
@@ -76,9 +77,6 @@ class _Transient(Exception):
 class PyGithubGateway:
     """``GitHubGateway`` implementation talking to ``api_url`` with PyGithub."""
 
-    fork_ready_polls = 15
-    fork_poll_seconds = 2.0
-
     def __init__(
         self,
         api_url: str,
@@ -114,6 +112,14 @@ class PyGithubGateway:
 
     def close(self) -> None:
         self._github.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
 
     # -- reads -------------------------------------------------------------------------------------
 
@@ -159,12 +165,6 @@ class PyGithubGateway:
         _, data = self._request(what, "POST", path, input=body, paced=True)
         return repo_info_from_rest(data)
 
-    def fork(self, source_full_name: str, owner: str, name: str) -> RepoInfo:
-        body = {"organization": owner, "name": name, "default_branch_only": True}
-        what = f"fork {source_full_name} as {owner}/{name}"
-        _, data = self._request(what, "POST", f"{repo_path(source_full_name)}/forks", input=body, paced=True)
-        return self._wait_until_ready(repo_info_from_rest(data).full_name)
-
     def delete_repo(self, full_name: str) -> bool:
         # After a lost response our retry sees 404 and reports False: absent either way.
         try:
@@ -174,19 +174,6 @@ class PyGithubGateway:
         return True
 
     # -- internals ---------------------------------------------------------------------------------
-
-    def _wait_until_ready(self, full_name: str) -> RepoInfo:
-        # GitHub answers the fork POST at once but creates the repository asynchronously.
-        for poll in range(self.fork_ready_polls):
-            if poll:
-                self._sleep(self.fork_poll_seconds)
-            info = self.get_repo(full_name)
-            if info is not None:
-                return info
-        waited = self.fork_poll_seconds * (self.fork_ready_polls - 1)
-        raise GitHubUnavailable(
-            self._say(f"fork {full_name}", f"not available after {waited:.0f}s of polling")
-        )
 
     def _lookup_batch(self, names: list[str]) -> dict[str, RepoInfo | None]:
         aliases = {f"r{i}": name for i, name in enumerate(names)}

@@ -256,6 +256,7 @@ class FakeGitHub:
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._open_connections = 0  # survives reset(): it counts sockets, not state
         self._clear()
 
     def _clear(self) -> None:
@@ -433,6 +434,16 @@ class FakeGitHub:
     def refused_by_cap(self) -> int:
         with self._lock:
             return self._refused_by_cap
+
+    @property
+    def open_connections(self) -> int:
+        """Client connections the server still holds open (keep-alive included)."""
+        with self._lock:
+            return self._open_connections
+
+    def _connection_opened(self, delta: int) -> None:
+        with self._lock:
+            self._open_connections += delta
 
     # -- request handling (called from the server threads) -------------------------------------------
 
@@ -729,6 +740,13 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         # Headers and body go out in two writes; without this, delayed ACKs add ~40 ms per request.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.fake._connection_opened(1)  # type: ignore[attr-defined]
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.fake._connection_opened(-1)  # type: ignore[attr-defined]
 
     def do_GET(self) -> None:
         self._serve("GET")
