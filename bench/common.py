@@ -75,11 +75,10 @@ def build_legacy_database(
     """Prisma baseline + legacy data (as the web app wrote it), adopted and upgraded to ``revision``."""
     from forgea_cli.db import migrations
     from forgea_cli.db.engine import make_engine
-    from forgea_cli.fixtures import legacy_data, prisma_baseline_sql
+    from forgea_cli.db.fixtures import legacy_data, load_prisma_baseline
     from forgea_cli.services.migrations import adopt
 
-    with psycopg.connect(server.dsn(dbname), autocommit=True) as conn:
-        conn.execute(prisma_baseline_sql())
+    load_prisma_baseline(server.dsn(dbname))
     legacy_data.generate(server.dsn(dbname), legacy_data.LegacySize(sessions=sessions))
     engine = make_engine(server.url(dbname))
     try:

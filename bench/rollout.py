@@ -85,12 +85,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=200_000)
     args = parser.parse_args()
-    from forgea_cli.fixtures import legacy_data, prisma_baseline_sql
+    from forgea_cli.db.fixtures import legacy_data, load_prisma_baseline
 
     with bench_server() as server, scratch_database(server, "rollout") as name:
         dsn, url = server.dsn(name), server.url(name)
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(prisma_baseline_sql())
+        load_prisma_baseline(dsn)
         started = time.perf_counter()
         legacy_data.generate(dsn, legacy_data.LegacySize(sessions=args.sessions))
         print(f"generated {args.sessions:,} legacy sessions in {time.perf_counter() - started:.1f} s")

@@ -59,14 +59,9 @@ def migrate_to(url: str, revision: str = "head") -> None:
 
 
 def load_prisma_replica(url: str) -> None:
-    import psycopg
+    from forgea_cli.db.fixtures import load_prisma_baseline
 
-    from forgea_cli.db.engine import sqlalchemy_url
-    from forgea_cli.fixtures import prisma_baseline_sql
-
-    dsn = sqlalchemy_url(url).replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(prisma_baseline_sql())
+    load_prisma_baseline(url)
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,8 @@ import uuid
 import psycopg
 
 from forgea_cli.db.engine import make_engine, sqlalchemy_url
+from forgea_cli.db.fixtures.legacy_data import LegacySize, generate
 from forgea_cli.db.migrations import Timeouts, upgrade
-from forgea_cli.fixtures.legacy_data import LegacySize, generate
 from forgea_cli.services import backfills
 from forgea_cli.services.migrations import adopt
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from forgea_cli.db.fixtures import legacy_data
 from forgea_cli.errors import InProgress, InvalidInput
-from forgea_cli.fixtures import legacy_data
 from forgea_cli.services import mapping_backfill
 from forgea_cli.services.mapping_backfill import backfill_repo_mappings
 from tests.conftest import migrate_to

@@ -12,7 +12,15 @@ from forgea_cli.errors import DatabaseUnreachable
 from forgea_cli.redaction import mask_url
 from forgea_cli.settings import Settings
 
-__all__ = ["Connection", "Engine", "connect", "make_engine", "resolve_database_url", "sqlalchemy_url"]
+__all__ = [
+    "Connection",
+    "Engine",
+    "connect",
+    "libpq_dsn",
+    "make_engine",
+    "resolve_database_url",
+    "sqlalchemy_url",
+]
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -21,6 +29,11 @@ def sqlalchemy_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def libpq_dsn(url: str) -> str:
+    """The libpq form of a database URL (what psycopg.connect takes)."""
+    return sqlalchemy_url(url).replace("postgresql+psycopg://", "postgresql://", 1)
 
 
 def resolve_database_url(settings: Settings) -> str:

@@ -10,8 +10,8 @@ from contextlib import contextmanager
 import psycopg
 from sqlalchemy.engine import make_url
 
+from forgea_cli.db.fixtures import legacy_data, prisma_baseline_sql
 from forgea_cli.demo.plan import DemoWorld
-from forgea_cli.fixtures import legacy_data, prisma_baseline_sql
 
 DEMO_DATABASE = "forgea_demo"
 DEMO_SESSIONS = 450  # enough for every URL spelling, invalid URLs, duplicates and all statuses
