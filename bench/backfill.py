@@ -185,12 +185,11 @@ class _RateLimitedOnce:
 
 
 def _resolve(url: str, count: int) -> dict[str, Any]:
-    from forgea_cli.testing.github_server import FakeGitHub
-
     from forgea_cli.db.engine import make_engine
     from forgea_cli.db.mapping_queries import pending_page
     from forgea_cli.github.pygithub_gateway import PyGithubGateway
-    from forgea_cli.services.mapping_resolve import resolve_repo_ids
+    from forgea_cli.services.mapping import resolve_repo_ids
+    from forgea_cli.testing.github_server import FakeGitHub
 
     engine = make_engine(url)
     waits: list[float] = []
@@ -234,7 +233,7 @@ def _resolve(url: str, count: int) -> dict[str, Any]:
 
 def _lookups(url: str, repo_ids: list[int]) -> dict[str, float]:
     from forgea_cli.db.engine import make_engine
-    from forgea_cli.services.mapping_lookup import lookup_repo
+    from forgea_cli.services.mapping import lookup_repo
 
     engine = make_engine(url)
     try:

@@ -13,8 +13,8 @@ from sqlalchemy import text
 
 from forgea_cli.db.fixtures import legacy_data
 from forgea_cli.errors import InProgress, InvalidInput
-from forgea_cli.services import mapping_backfill
-from forgea_cli.services.mapping_backfill import backfill_repo_mappings
+from forgea_cli.services.mapping import backfill as mapping_backfill
+from forgea_cli.services.mapping import backfill_repo_mappings
 from tests.conftest import migrate_to
 from tests.integration.mapping_support import (
     add_lab,

@@ -14,7 +14,7 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from forgea_cli.services.mapping_backfill import backfill_repo_mappings
+from forgea_cli.services.mapping import backfill_repo_mappings
 from forgea_cli.urls import RepoUrlRejected, canonical_repo_url
 from tests.integration.mapping_support import (
     add_session,

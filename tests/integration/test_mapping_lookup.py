@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from forgea_cli.errors import InvalidInput
-from forgea_cli.services.mapping_lookup import lookup_repo
+from forgea_cli.services.mapping import lookup_repo
 from forgea_cli.urls import RepoUrlRejected
 from tests.integration.mapping_support import (
     add_lab,

@@ -9,9 +9,7 @@ import pytest
 
 from forgea_cli.github.gateway import GitHubUnavailable
 from forgea_cli.github.pygithub_gateway import PyGithubGateway
-from forgea_cli.services.mapping_backfill import backfill_repo_mappings
-from forgea_cli.services.mapping_lookup import lookup_repo
-from forgea_cli.services.mapping_resolve import resolve_repo_ids
+from forgea_cli.services.mapping import backfill_repo_mappings, lookup_repo, resolve_repo_ids
 from forgea_cli.testing.github_server import FakeGitHub
 from tests.integration.mapping_support import add_session, add_sessions_bulk, mappings_by_session
 

@@ -1,11 +1,11 @@
-"""`services.lab_templates.templates_from_rows`: the one decision "is this a lab's template", no database."""
+"""`services.mapping.templates_from_rows`: the one decision "is this a lab's template", no database."""
 
 from __future__ import annotations
 
 import uuid
 
 from forgea_cli.db.lab_templates import BASE_REPO_URL, TEMPLATE_REPO_URL, TemplateRow
-from forgea_cli.services.lab_templates import describe_all, templates_from_rows
+from forgea_cli.services.mapping import describe_all, templates_from_rows
 
 LAB = uuid.UUID(int=1)
 OTHER = uuid.UUID(int=2)

@@ -32,7 +32,7 @@ def canonicalize(
     json_output: Json = False,
 ) -> None:
     """Print the canonical form of each URL, or why it is rejected (exit 2 if any is). No database."""
-    from forgea_cli.services.mappings import canonicalize_urls
+    from forgea_cli.services.mapping import canonicalize_urls
 
     records = canonicalize_urls(urls, runtime(ctx).settings.github_web_url)
     rejected = sum(1 for record in records if record["canonical_url"] is None)
@@ -65,7 +65,7 @@ def backfill(
     and idempotent.
     """
     from forgea_cli.cli.progress import for_terminal
-    from forgea_cli.services.mapping_backfill import backfill_repo_mappings
+    from forgea_cli.services.mapping import backfill_repo_mappings
 
     rt = runtime(ctx)
     report = backfill_repo_mappings(
@@ -97,7 +97,7 @@ def resolve_ids(
     continues with what is still PENDING. --dry-run asks GitHub but writes nothing.
     """
     from forgea_cli.cli.progress import for_terminal
-    from forgea_cli.services.mapping_resolve import make_resolving_gateway, resolve_repo_ids
+    from forgea_cli.services.mapping import make_resolving_gateway, resolve_repo_ids
 
     rt = runtime(ctx)
     gateway = make_resolving_gateway(rt.settings)
@@ -126,7 +126,7 @@ def lookup(
     "template of lab X", never as a session (exit 3).
     """
     from forgea_cli.errors import InvalidInput, NotFound
-    from forgea_cli.services.mapping_lookup import lookup_repo
+    from forgea_cli.services.mapping import lookup_repo
 
     if repo_id is None and url is None:
         raise InvalidInput("give --repo-id N or --url URL (or both)")

@@ -11,7 +11,7 @@ from forgea_cli import lifecycle
 from forgea_cli.db import mapping_queries, session_listing, session_queries
 from forgea_cli.db.engine import connect
 from forgea_cli.errors import InvalidInput, NotFound
-from forgea_cli.services import lab_templates
+from forgea_cli.services.mapping import templates as lab_templates
 from forgea_cli.urls import canonical_repo_url
 
 

@@ -21,7 +21,7 @@ from forgea_cli.db.uow import UnitOfWork
 from forgea_cli.errors import GitHubError, InvalidInput
 from forgea_cli.github.gateway import GitHubGateway, RepoInfo
 from forgea_cli.progress import NoProgress, Progress
-from forgea_cli.services.batching import BackfillReport
+from forgea_cli.services.rollout.batching import BackfillReport
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from forgea_cli.db import mapping_queries as q
 from forgea_cli.db.uow import UnitOfWork
 from forgea_cli.errors import InvalidInput
-from forgea_cli.services import lab_templates
+from forgea_cli.services.mapping import templates as lab_templates
 from forgea_cli.urls import DEFAULT_WEB_HOST, RepoUrlRejected, canonical_repo_url, redact_url
 
 if TYPE_CHECKING:

@@ -28,8 +28,8 @@ from forgea_cli.db import mapping_backfill as sql
 from forgea_cli.db.engine import connect
 from forgea_cli.errors import InvalidInput
 from forgea_cli.progress import NoProgress, Progress
-from forgea_cli.services import lab_templates
-from forgea_cli.services.batching import BackfillReport
+from forgea_cli.services.mapping import templates as lab_templates
+from forgea_cli.services.rollout.batching import BackfillReport
 from forgea_cli.urls import DEFAULT_WEB_HOST, RepoUrlRejected, parse_repo_url, redact_url
 
 if TYPE_CHECKING:
