@@ -24,15 +24,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `tests.fakes` and `bench` importable
 
-from forgea_cli.testing.github_server import FakeGitHub
-
 from bench.common import bench_server, print_table, scratch_database
 from forgea_cli.db import migrations
 from forgea_cli.db.engine import make_engine
 from forgea_cli.github.pacing import MINUTE, CreationPacer
 from forgea_cli.github.pygithub_gateway import PyGithubGateway
-from forgea_cli.services.roster import RosterRow, run_roster
-from forgea_cli.services.session_plan import CreationConfig
+from forgea_cli.services.sessions.plan import CreationConfig
+from forgea_cli.services.sessions.roster import RosterRow, run_roster
+from forgea_cli.testing.github_server import FakeGitHub
 
 TOKEN = "bench-token"
 TEMPLATE = "forgea-labs/bench-lab-template"

@@ -53,7 +53,7 @@ def run_for(seconds: float, workers: int, make_worker) -> float:
 def tool_worker(url: str, sessions: list[list[uuid.UUID]]):
     from forgea_cli.db.engine import make_engine
     from forgea_cli.lifecycle import Status
-    from forgea_cli.services.transitions import TransitionRequest, transition_session
+    from forgea_cli.services.sessions.transitions import TransitionRequest, transition_session
 
     engine = make_engine(url, pool_size=len(sessions))
 

@@ -18,7 +18,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from forgea_cli.db.engine import sqlalchemy_url
-from forgea_cli.services.session_plan import CreateSpec, CreationConfig
+from forgea_cli.services.sessions.plan import CreateSpec, CreationConfig
 from forgea_cli.testing.github_server import FakeGitHub
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

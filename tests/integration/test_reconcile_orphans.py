@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from forgea_cli.services import session_create, session_plan
-from forgea_cli.services.session_create import ActiveSessionExists, create_session
+from forgea_cli.services.sessions import create as session_create
+from forgea_cli.services.sessions import plan as session_plan
+from forgea_cli.services.sessions.create import ActiveSessionExists, create_session
 from tests.integration.session_create_support import CONFIG, ORG, cli_env, our_repos, spec, sql
 
 pytest_plugins = ("tests.integration.session_create_fixtures",)
@@ -122,7 +123,7 @@ def test_execute_needs_confirmation_then_deletes_only_the_orphans(
 def test_a_repository_claimed_between_scan_and_delete_is_left_alone(
     seeded, fake_github, make_gateway, engine, landscape
 ):
-    from forgea_cli.services import reconcile
+    from forgea_cli.services.sessions import reconcile
 
     gateway = make_gateway()
     report = reconcile.reconcile(engine, gateway, CONFIG)

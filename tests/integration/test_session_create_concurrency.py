@@ -7,7 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from forgea_cli.errors import InProgress
-from forgea_cli.services.session_create import create_session
+from forgea_cli.services.sessions.create import create_session
 from tests.integration.session_create_support import CONFIG, cli_env, our_repos, run_subprocess, spec
 
 pytest_plugins = ("tests.integration.session_create_fixtures",)

@@ -1,7 +1,7 @@
 """Crash safety: `python -m forgea_cli session create` SIGKILLed at each recovery point, then rerun.
 
 The kill point is deterministic: FORGEA_FAULT_INJECT=after:<POINT> makes the process kill itself
-right after that step (forgea_cli.services.fault_injection).
+right after that step (forgea_cli.services.sessions.faults).
 """
 
 from __future__ import annotations

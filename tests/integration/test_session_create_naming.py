@@ -8,8 +8,8 @@ import uuid
 import pytest
 
 from forgea_cli.errors import InvalidInput
-from forgea_cli.services import repo_names
-from forgea_cli.services.idempotency import CreateRequest, check_key, default_key, is_abandoned
+from forgea_cli.services.sessions import repo_names
+from forgea_cli.services.sessions.idempotency import CreateRequest, check_key, default_key, is_abandoned
 
 PLANNED = uuid.UUID("1f2e3d4c-0000-4000-8000-000000000000")
 VALID = re.compile(r"[A-Za-z0-9._-]{1,100}")

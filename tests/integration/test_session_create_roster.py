@@ -9,7 +9,7 @@ import pytest
 
 from forgea_cli.errors import InvalidInput
 from forgea_cli.github.pacing import CreationPacer
-from forgea_cli.services import roster
+from forgea_cli.services.sessions import roster
 from tests.integration.session_create_support import CONFIG, cli_env, our_repos
 
 pytest_plugins = ("tests.integration.session_create_fixtures",)

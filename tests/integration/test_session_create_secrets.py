@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from forgea_cli.errors import ForgeaError
-from forgea_cli.services.session_create import create_session
+from forgea_cli.services.sessions.create import create_session
 from forgea_cli.testing.github_server import FakeGitHub
 from tests.integration.session_create_support import (
     CONFIG,

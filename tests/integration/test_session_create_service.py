@@ -10,15 +10,16 @@ import pytest
 
 from forgea_cli.errors import DataNotReady, IdempotencyMismatch, InProgress, InvalidInput
 from forgea_cli.github.gateway import GitHubNotFound, GitHubUnavailable
-from forgea_cli.services import session_create, session_plan
-from forgea_cli.services.reconcile import reconcile
-from forgea_cli.services.session_create import (
+from forgea_cli.services.sessions import create as session_create
+from forgea_cli.services.sessions import plan as session_plan
+from forgea_cli.services.sessions.create import (
     ActiveSessionExists,
     Completer,
     ForkNotFound,
     RepoNameConflict,
     create_session,
 )
+from forgea_cli.services.sessions.reconcile import reconcile
 from tests.integration.session_create_support import ACTOR, CONFIG, ORG, TEMPLATE, our_repos, spec, sql
 
 pytest_plugins = ("tests.integration.session_create_fixtures",)

@@ -16,7 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from forgea_cli import lifecycle
 from forgea_cli.db.engine import make_engine
 from forgea_cli.errors import Conflict, IllegalTransition, PreconditionFailed
-from forgea_cli.services.transitions import TransitionRequest, transition_session
+from forgea_cli.services.sessions.transitions import TransitionRequest, transition_session
 from tests.integration import seed
 
 Status = lifecycle.Status

@@ -20,7 +20,7 @@ ActorOption = Annotated[
 
 
 def _config(ctx: typer.Context):
-    from forgea_cli.services.session_plan import CreationConfig
+    from forgea_cli.services.sessions.plan import CreationConfig
 
     return CreationConfig.from_settings(runtime(ctx).settings)
 
@@ -41,7 +41,7 @@ def list_keys(
     json: Json = False,
 ) -> None:
     """Keys with their recovery point, state and the next step to take."""
-    from forgea_cli.services import keys
+    from forgea_cli.services.sessions import keys
 
     views = keys.list_keys(
         runtime(ctx).engine, _config(ctx), stuck_only=stuck, all_actors=all_actors, limit=limit
@@ -79,7 +79,7 @@ def resume(
 ) -> None:
     """Continue a stuck creation from its recovery point (a finished key replays its result)."""
     from forgea_cli.github.factory import make_gateway
-    from forgea_cli.services import keys
+    from forgea_cli.services.sessions import keys
 
     rt = runtime(ctx)
     config = _config(ctx)
@@ -116,7 +116,7 @@ def abandon(
 ) -> None:
     """Close a key for good, deleting the repository it created (never a --fork-url one)."""
     from forgea_cli.github.factory import make_gateway
-    from forgea_cli.services import keys
+    from forgea_cli.services.sessions import keys
 
     rt = runtime(ctx)
     config = _config(ctx)

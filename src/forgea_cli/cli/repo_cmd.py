@@ -30,8 +30,8 @@ def reconcile(
     """
     from forgea_cli.errors import InvalidInput
     from forgea_cli.github.factory import make_gateway
-    from forgea_cli.services import reconcile as service
-    from forgea_cli.services.session_plan import CreationConfig
+    from forgea_cli.services.sessions import reconcile as service
+    from forgea_cli.services.sessions.plan import CreationConfig
 
     if execute and dry_run:
         raise InvalidInput("--execute and --dry-run contradict each other")

@@ -47,8 +47,8 @@ def transition(
     json: Json = False,
 ) -> None:
     """Change a status: one compare-and-set plus one audit row. --dry-run asks the database and rolls back."""
-    from forgea_cli.services.session_views import parse_session_id
-    from forgea_cli.services.transitions import TransitionRequest, transition_session
+    from forgea_cli.services.sessions.transitions import TransitionRequest, transition_session
+    from forgea_cli.services.sessions.views import parse_session_id
 
     rt = runtime(ctx)
     request = TransitionRequest(
@@ -85,7 +85,7 @@ def show(
     json: Json = False,
 ) -> None:
     """A session with its lab and version, repo mapping, verification attempts and audit timeline."""
-    from forgea_cli.services import session_views
+    from forgea_cli.services.sessions import views as session_views
 
     rt = runtime(ctx)
     found = session_views.find_session_id(
@@ -155,7 +155,7 @@ def list_(
     json: Json = False,
 ) -> None:
     """Sessions matching the filters, most recently active first (most idle first with --idle-for)."""
-    from forgea_cli.services import session_views
+    from forgea_cli.services.sessions import views as session_views
 
     rows = session_views.list_sessions(
         runtime(ctx).engine,

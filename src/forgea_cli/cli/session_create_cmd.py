@@ -78,7 +78,8 @@ def _create_one(
     json: bool,
 ) -> None:
     from forgea_cli.github.factory import make_gateway
-    from forgea_cli.services import session_create, session_plan
+    from forgea_cli.services.sessions import create as session_create
+    from forgea_cli.services.sessions import plan as session_plan
 
     rt = runtime(ctx)
     config = session_plan.CreationConfig.from_settings(rt.settings)
@@ -122,7 +123,8 @@ def _create_roster(
     from forgea_cli.cli.progress import for_terminal
     from forgea_cli.github.factory import make_gateway
     from forgea_cli.github.pacing import CreationPacer
-    from forgea_cli.services import roster, session_plan
+    from forgea_cli.services.sessions import plan as session_plan
+    from forgea_cli.services.sessions import roster
 
     rt = runtime(ctx)
     settings = rt.settings

@@ -24,9 +24,9 @@ from forgea_cli.db.session_repo_references import RepoReferences
 from forgea_cli.db.uow import UnitOfWork
 from forgea_cli.errors import InvalidInput
 from forgea_cli.github.gateway import GitHubError, GitHubGateway, RepoInfo
-from forgea_cli.services import repo_names
-from forgea_cli.services.idempotency import ErrorCode, RecoveryPoint
-from forgea_cli.services.session_plan import CreationConfig
+from forgea_cli.services.sessions import repo_names
+from forgea_cli.services.sessions.idempotency import ErrorCode, RecoveryPoint
+from forgea_cli.services.sessions.plan import CreationConfig
 from forgea_cli.urls import RepoUrlRejected, canonical_repo_url
 
 log = logging.getLogger("forgea_cli.reconcile")

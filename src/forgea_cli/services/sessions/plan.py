@@ -19,9 +19,9 @@ from forgea_cli.db.idempotency_keys import KeyRow
 from forgea_cli.db.session_creation import LabRow, LabVersionRow, UserRow
 from forgea_cli.errors import DataNotReady, InvalidInput, NotFound, OperationFailed
 from forgea_cli.github.gateway import GitHubGateway, GitHubNotFound
-from forgea_cli.services import repo_names
 from forgea_cli.services.mapping import templates as lab_templates
-from forgea_cli.services.idempotency import (
+from forgea_cli.services.sessions import repo_names
+from forgea_cli.services.sessions.idempotency import (
     LEASE_SECONDS,
     CreateRequest,
     RecoveryPoint,

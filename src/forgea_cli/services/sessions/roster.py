@@ -26,8 +26,9 @@ from forgea_cli.errors import ForgeaError, InvalidInput
 from forgea_cli.github.gateway import GitHubGateway, GitHubNotFound
 from forgea_cli.progress import NoProgress, Progress
 from forgea_cli.redaction import mask_urls_in_text
-from forgea_cli.services import session_create, session_plan
-from forgea_cli.services.session_plan import CreationConfig, Plan
+from forgea_cli.services.sessions import create as session_create
+from forgea_cli.services.sessions import plan as session_plan
+from forgea_cli.services.sessions.plan import CreationConfig, Plan
 
 DEFAULT_WORKERS = 8
 IDENTITY_COLUMNS = ("email", "user_id")

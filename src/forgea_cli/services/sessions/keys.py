@@ -14,10 +14,10 @@ from forgea_cli.db.idempotency_keys import KeyRow
 from forgea_cli.db.uow import UnitOfWork
 from forgea_cli.errors import Conflict, InProgress, NotFound
 from forgea_cli.github.gateway import GitHubError, GitHubGateway, RepoInfo
-from forgea_cli.services import session_create
-from forgea_cli.services.idempotency import ErrorCode, RecoveryPoint, is_abandoned
-from forgea_cli.services.session_create import Completer, CreateOutcome
-from forgea_cli.services.session_plan import CreationConfig, Plan, plan_from_key
+from forgea_cli.services.sessions import create as session_create
+from forgea_cli.services.sessions.create import Completer, CreateOutcome
+from forgea_cli.services.sessions.idempotency import ErrorCode, RecoveryPoint, is_abandoned
+from forgea_cli.services.sessions.plan import CreationConfig, Plan, plan_from_key
 
 
 @dataclass(frozen=True)

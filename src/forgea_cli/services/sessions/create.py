@@ -45,9 +45,9 @@ from forgea_cli.github.gateway import (
     RepoInfo,
     RepoNameTaken,
 )
-from forgea_cli.services.fault_injection import checkpoint
-from forgea_cli.services.idempotency import ErrorCode, RecoveryPoint, is_abandoned
-from forgea_cli.services.session_plan import CreateSpec, CreationConfig, Plan, resolve_plan
+from forgea_cli.services.sessions.faults import checkpoint
+from forgea_cli.services.sessions.idempotency import ErrorCode, RecoveryPoint, is_abandoned
+from forgea_cli.services.sessions.plan import CreateSpec, CreationConfig, Plan, resolve_plan
 from forgea_cli.urls import canonical_repo_url, redact_url
 
 log = logging.getLogger("forgea_cli.session_create")
