@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from forgea_cli.cli import output
 from forgea_cli.cli.runtime import runtime
+
+if TYPE_CHECKING:
+    from forgea_cli.demo.plan import DemoWorld
 
 DEMO_FORK = "demo-student/leaky-cache-fix"
 
@@ -40,9 +43,21 @@ def demo(
     with world.local_fake_github(DEMO_FORK) as github_url:
         fork = f"https://github.com/{DEMO_FORK}" if github_url else None
         env = _environment(url, github_url)
-        for step in plan.rollout_steps(world.describe(url, fork, fresh=built)):
+        for step in plan.rollout_steps(_describe(url, fork, fresh=built)):
             _run(step, env)
     output.say("\ndemo finished: the last screen above is `forgea verify-constraints` passing")
+
+
+def _describe(url: str, fork_url: str | None, *, fresh: bool) -> DemoWorld:
+    from forgea_cli.db.engine import make_engine
+    from forgea_cli.db.uow import unit_of_work_factory
+    from forgea_cli.demo import world
+
+    engine = make_engine(url, pool_size=1)
+    try:
+        return world.describe(unit_of_work_factory(engine), fork_url, fresh=fresh)
+    finally:
+        engine.dispose()
 
 
 def _environment(url: str, github_url: str | None) -> dict[str, str]:

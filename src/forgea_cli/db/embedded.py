@@ -55,12 +55,7 @@ class EmbeddedDatabase:
         return self.url()
 
     def _ensure_database(self, admin_uri: str) -> None:
-        import psycopg
-
-        with psycopg.connect(admin_uri, autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE_NAME,)).fetchone()
-            if not exists:
-                conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+        create_database(admin_uri, DATABASE_NAME)
 
     def status(self) -> EmbeddedStatus:
         info = self._postmaster_info()
@@ -97,6 +92,21 @@ class EmbeddedDatabase:
             return utils.PostmasterInfo.read_from_pgdata(self.pgdata)
         except (AssertionError, ValueError, OSError):
             return None
+
+
+def create_database(dsn: str, name: str, *, replace: bool = False) -> bool:
+    """Create database `name` on the server `dsn` (a libpq URL) connects to, unless it exists; with
+    `replace`, drop it first. True when it was created now."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if exists and not replace:
+            return False
+        if exists:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return True
 
 
 def _running_as_root() -> bool:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from forgea_cli.errors import DatabaseUnreachable
@@ -20,6 +21,7 @@ __all__ = [
     "make_engine",
     "resolve_database_url",
     "sqlalchemy_url",
+    "with_database",
 ]
 
 
@@ -34,6 +36,11 @@ def sqlalchemy_url(url: str) -> str:
 def libpq_dsn(url: str) -> str:
     """The libpq form of a database URL (what psycopg.connect takes)."""
     return sqlalchemy_url(url).replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def with_database(url: str, name: str) -> str:
+    """The URL of database `name` on the server `url` points at (password kept)."""
+    return make_url(sqlalchemy_url(url)).set(database=name).render_as_string(hide_password=False)
 
 
 def resolve_database_url(settings: Settings) -> str:

@@ -7,64 +7,32 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import psycopg
-from sqlalchemy.engine import make_url
-
-from forgea_cli.db.fixtures import legacy_data, prisma_baseline_sql
+from forgea_cli.db import demo_data
+from forgea_cli.db.embedded import create_database
+from forgea_cli.db.engine import libpq_dsn, with_database
+from forgea_cli.db.fixtures.legacy_data import LegacySize
+from forgea_cli.db.uow import UnitOfWorkFactory
 from forgea_cli.demo.plan import DemoWorld
 
 DEMO_DATABASE = "forgea_demo"
-DEMO_SESSIONS = 450  # enough for every URL spelling, invalid URLs, duplicates and all statuses
-
-
-def demo_urls(embedded_url: str) -> tuple[str, str]:
-    """(SQLAlchemy URL, libpq DSN) of the demo database on the embedded server."""
-    url = make_url(embedded_url).set(database=DEMO_DATABASE)
-    rendered = url.render_as_string(hide_password=False)
-    return rendered, rendered.replace("postgresql+psycopg://", "postgresql://", 1)
+# Enough for every URL spelling, invalid URLs, duplicates and all statuses.
+DEMO_SIZE = LegacySize(sessions=450, users=150, labs=4)
 
 
 def prepare(embedded_url: str, *, reset: bool) -> tuple[str, bool]:
-    """Create the demo database (dropping it first with `reset`); True when it was built now."""
-    admin = make_url(embedded_url).set(database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DEMO_DATABASE,)).fetchone()
-        if exists and not reset:
-            return demo_urls(embedded_url)[0], False
-        conn.execute(f'DROP DATABASE IF EXISTS "{DEMO_DATABASE}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DEMO_DATABASE}"')
-    url, dsn = demo_urls(embedded_url)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(prisma_baseline_sql())
-    legacy_data.generate(dsn, legacy_data.LegacySize(sessions=DEMO_SESSIONS, users=150, labs=4))
+    """The demo database's URL, and True when it was built now (`reset` drops an earlier one)."""
+    url = with_database(embedded_url, DEMO_DATABASE)
+    if not create_database(libpq_dsn(embedded_url), DEMO_DATABASE, replace=reset):
+        return url, False
+    demo_data.load_legacy_database(url, DEMO_SIZE)
     return url, True
 
 
-ONLY_ACTIVE_SESSION = """
-SELECT s.id::text FROM "LabSession" s
-WHERE s.status = 'IN_PROGRESS' AND NOT EXISTS (
-    SELECT 1 FROM "LabSession" o WHERE o."userId" = s."userId" AND o."labId" = s."labId" AND o.id <> s.id
-      AND o.status IN ('IN_PROGRESS', 'STUCK'))
-ORDER BY s.id LIMIT 1
-"""
-
-
-def describe(url: str, fork_url: str | None, *, fresh: bool) -> DemoWorld:
-    dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
-    with psycopg.connect(dsn) as conn:
-        email, lab_id = conn.execute(
-            # Judged on the generated (legacy) sessions only, so a rerun picks the same student and the
-            # demo's `session create` is a replay rather than a second session.
-            'SELECT u.email, l.id::text FROM "User" u CROSS JOIN "Lab" l '
-            'WHERE NOT EXISTS (SELECT 1 FROM "LabSession" s WHERE s."userId" = u.id AND s."labId" = l.id '
-            f"AND s.id::text LIKE '{legacy_data.SESSION_ID_PREFIX}%' "
-            "AND s.status IN ('IN_PROGRESS', 'STUCK')) "
-            "ORDER BY u.email, l.id LIMIT 1"
-        ).fetchone()
-        messy = conn.execute(
-            """SELECT "userForkUrl" FROM "LabSession" WHERE "userForkUrl" LIKE 'git@%' ORDER BY id LIMIT 1"""
-        ).fetchone()[0]
-        active = conn.execute(ONLY_ACTIVE_SESSION).fetchone()[0]
+def describe(uow_factory: UnitOfWorkFactory, fork_url: str | None, *, fresh: bool) -> DemoWorld:
+    with uow_factory(read_only=True) as uow:
+        email, lab_id = demo_data.student_and_lab_without_active_session(uow.connection)
+        messy = demo_data.messy_url(uow.connection)
+        active = demo_data.only_active_session(uow.connection)
     return DemoWorld(email, lab_id, messy, active, fork_url, fresh)
 
 
