@@ -9,8 +9,9 @@ import psycopg
 from forgea_cli.db.engine import make_engine, sqlalchemy_url
 from forgea_cli.db.fixtures.legacy_data import LegacySize, generate
 from forgea_cli.db.migrations import Timeouts, upgrade
-from forgea_cli.services import backfills
-from forgea_cli.services.migrations import adopt
+from forgea_cli.db.uow import unit_of_work_factory
+from forgea_cli.services import rollout as backfills
+from forgea_cli.services.rollout import adopt
 
 EXPAND_DONE = "0005_f6_session_indexes"
 LEGACY_TABLES = ("User", "Lab", "LabSession", "VerificationLog", "ResumeBullet", "AuditLog")
@@ -31,7 +32,7 @@ def load_legacy(url: str, sessions: int) -> None:
 def adopt_and_expand(url: str) -> None:
     engine = make_engine(url)
     try:
-        adopt(engine)
+        adopt(unit_of_work_factory(engine))
         upgrade(engine, EXPAND_DONE, Timeouts())
     finally:
         engine.dispose()
@@ -42,9 +43,9 @@ def run_backfills(url: str, *, with_duplicates: bool = True) -> None:
     options = backfills.BackfillOptions(batch_size=500)
     try:
         for name in ("lab-versions", "completed-at", "verification-attempts"):
-            backfills.BACKFILLS[name](engine, options)
+            backfills.BACKFILLS[name](unit_of_work_factory(engine), options)
         if with_duplicates:
-            backfills.resolve_duplicates(engine, actor_id="test:rollout")
+            backfills.resolve_duplicates(unit_of_work_factory(engine), actor_id="test:rollout")
     finally:
         engine.dispose()
 

@@ -9,7 +9,7 @@ from sqlalchemy.exc import DBAPIError
 from forgea_cli.db.catalog import snapshot
 from forgea_cli.db.engine import connect
 from forgea_cli.db.snapshots import load_snapshot
-from forgea_cli.services.catalog_check import check_catalog, legacy_of
+from forgea_cli.services.verify.catalog import check_catalog, legacy_of
 from tests.conftest import _fresh_database, corpus_dir, load_prisma_replica, migrate_to
 
 

@@ -12,16 +12,17 @@ from sqlalchemy import text
 
 from forgea_cli import lifecycle
 from forgea_cli.db.engine import connect
+from forgea_cli.db.uow import UnitOfWork
 from forgea_cli.lifecycle import ALL_PAIRS, Outcome, Status
-from forgea_cli.services import lifecycle_probe as lp
-from forgea_cli.services.verify_migrations import frozen_fingerprints
+from forgea_cli.services.verify import lifecycle_probe as lp
+from forgea_cli.services.verify.migrations import frozen_fingerprints
 from tests.conftest import migrate_to
 
 
 def _probe(engine) -> list[lp.Verdict]:
-    with connect(engine) as connection, lp.probe_transaction(connection):
-        world = lp.create_world(connection)
-        return lp.probe_lifecycle(connection, world)
+    with UnitOfWork(engine) as uow, lp.probe_transaction(uow):
+        world = lp.create_world(uow.connection)
+        return lp.probe_lifecycle(uow, world)
 
 
 def _disagreements(verdicts: list[lp.Verdict]) -> list[str]:

@@ -10,9 +10,10 @@ from sqlalchemy import text
 
 from forgea_cli.db.engine import connect
 from forgea_cli.errors import InvalidInput
-from forgea_cli.services import lifecycle_probe as lp
+from forgea_cli.db import probe_rows as lp
+from forgea_cli.db.uow import unit_of_work_factory
 from forgea_cli.services.verify import VerifyOptions, verify_constraints
-from forgea_cli.services.verify_data import canonical_prefix, maybe_not_canonical
+from forgea_cli.db.invariants import canonical_prefix, maybe_not_canonical
 from forgea_cli.urls import canonical_repo_url
 from tests.conftest import migrate_to
 
@@ -62,7 +63,7 @@ def _mapping(
 
 
 def _data(engine) -> dict:
-    return {r.id: r for r in verify_constraints(engine, DATA).results}
+    return {r.id: r for r in verify_constraints(unit_of_work_factory(engine), DATA).results}
 
 
 def _status(results, check_id: str) -> str:

@@ -6,10 +6,11 @@ from sqlalchemy import text
 
 from forgea_cli.db import migrations
 from forgea_cli.db.engine import connect
-from forgea_cli.services import lifecycle_probe as lp
+from forgea_cli.db.uow import UnitOfWork, unit_of_work_factory
+from forgea_cli.services.verify import lifecycle_probe as lp
 from forgea_cli.services.verify import VerifyOptions, verify_constraints
-from forgea_cli.services.verify_migrations import applied_revisions
-from forgea_cli.services.verify_probes import probe_all
+from forgea_cli.services.verify.migrations import applied_revisions
+from forgea_cli.services.verify.probes import probe_all
 from tests.conftest import migrate_to
 
 PROBES = VerifyOptions(groups=("probes",))
@@ -29,13 +30,13 @@ STATUSES = ("IN_PROGRESS", "STUCK", "VERIFIED_PASS", "DEFERRED")
 VERBS = ("update", "delete")
 
 
-def probe_all_rolled_back(connection, revisions):
-    with lp.probe_transaction(connection):
-        return probe_all(connection, revisions)
+def probe_all_rolled_back(engine, revisions):
+    with UnitOfWork(engine) as uow, lp.probe_transaction(uow):
+        return probe_all(uow, revisions)
 
 
 def _probe(engine) -> dict[str, object]:
-    return {r.id: r for r in verify_constraints(engine, PROBES).results}
+    return {r.id: r for r in verify_constraints(unit_of_work_factory(engine), PROBES).results}
 
 
 def _row_counts(engine) -> dict[str, int]:
@@ -104,10 +105,11 @@ def test_probes_read_only_their_own_rows_on_a_big_table(migrated_db, engine_for)
         connection.commit()
         revisions = applied_revisions(migrations.current_revision(connection))
         connection.rollback()
-        with lp.probe_transaction(connection):
-            results = probe_all(connection, revisions)
+    with UnitOfWork(engine) as uow:
+        with lp.probe_transaction(uow):
+            results = probe_all(uow, revisions)
             scans = dict(
-                connection.execute(
+                uow.connection.execute(
                     text(
                         "SELECT relname, seq_scan FROM pg_stat_xact_user_tables "
                         "WHERE relname IN ('LabSession', 'User')"
@@ -167,7 +169,7 @@ def test_a_legacy_guard_that_allows_a_terminal_exit_is_named(prisma_db, engine_f
             )
         )
         connection.commit()
-        results = {r.id: r for r in probe_all_rolled_back(connection, applied_revisions("0001_baseline"))}
+        results = {r.id: r for r in probe_all_rolled_back(engine, applied_revisions("0001_baseline"))}
 
     failing = {i for i, r in results.items() if str(r.status) == "fail"}
     assert "probes.lifecycle.VERIFIED_PASS->IN_PROGRESS" in failing

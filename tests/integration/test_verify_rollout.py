@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 from forgea_cli.db.engine import make_engine
-from forgea_cli.services import backfills
+from forgea_cli.db.uow import unit_of_work_factory
+from forgea_cli.services.rollout import backfills
 from tests.integration.rollout_support import adopt_and_expand, load_legacy, run_backfills, upgrade_to
 
 
@@ -51,6 +52,6 @@ def test_legacy_data_through_the_rollout(forgea, prisma_db):
 def _backfill_repo_mappings(url: str) -> None:
     engine = make_engine(url)
     try:
-        backfills.repo_mappings(engine, backfills.BackfillOptions(batch_size=500))
+        backfills.repo_mappings(unit_of_work_factory(engine), backfills.BackfillOptions(batch_size=500))
     finally:
         engine.dispose()

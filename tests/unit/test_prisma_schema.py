@@ -13,10 +13,9 @@ from forgea_cli.db.prisma_catalog import (
     Ownership,
     Table,
     Trigger,
-    ownership_from_snapshots,
 )
 from forgea_cli.errors import InvalidInput
-from forgea_cli.services.prisma_schema import build_handoff, merge_into_schema
+from forgea_cli.services.schema.prisma import build_handoff, merge_into_schema, ownership_from_snapshots
 
 UUID = "uuid"
 

@@ -24,7 +24,7 @@ def describe(report) -> str:
 
 
 def _options(ctx: typer.Context, batch_size: int, dry_run: bool, pause: float):
-    from forgea_cli.services.backfills import BackfillOptions
+    from forgea_cli.services.rollout import BackfillOptions
 
     return BackfillOptions(
         batch_size=batch_size,
@@ -36,16 +36,16 @@ def _options(ctx: typer.Context, batch_size: int, dry_run: bool, pause: float):
 
 
 def _run(ctx: typer.Context, name: str, batch_size: int, dry_run: bool, json: bool, pause: float) -> None:
-    from forgea_cli.services import backfills
+    from forgea_cli.services import rollout
 
-    report = backfills.BACKFILLS[name](runtime(ctx).engine, _options(ctx, batch_size, dry_run, pause))
+    report = rollout.BACKFILLS[name](runtime(ctx).uow, _options(ctx, batch_size, dry_run, pause))
     if json:
         output.emit_json(report.as_dict())
     else:
         output.say(describe(report))
 
 
-# name -> help; the services are in forgea_cli.services.backfills.BACKFILLS (imported on use).
+# name -> help; the services are in forgea_cli.services.rollout.backfills.BACKFILLS (imported on use).
 SINGLE_BACKFILLS = {
     "lab-versions": "One LabVersion per lab; link every session to its lab's current version.",
     "completed-at": "completedAt = lastActivityAt on older VERIFIED_PASS sessions (an approximation).",
@@ -81,9 +81,9 @@ def run_all(
     pause: Pause = 0.0,
 ):
     """Every backfill above, in order. Safe to rerun: finished work is skipped."""
-    from forgea_cli.services import backfills
+    from forgea_cli.services import rollout
 
-    reports = backfills.run_all(runtime(ctx).engine, _options(ctx, batch_size, dry_run, pause))
+    reports = rollout.run_all(runtime(ctx).uow, _options(ctx, batch_size, dry_run, pause))
     if json:
         output.emit_json({"dry_run": dry_run, "backfills": [r.as_dict() for r in reports]})
         return
@@ -94,10 +94,10 @@ def run_all(
 @app.command("resolve-duplicates")
 def resolve_duplicates(ctx: typer.Context, dry_run: DryRun = False, json: Json = False):
     """Defer all but the most recently active session of each student and lab, each with an audit row."""
-    from forgea_cli.services import backfills
+    from forgea_cli.services import rollout
 
     rt = runtime(ctx)
-    resolution = backfills.resolve_duplicates(rt.engine, actor_id=rt.settings.actor, dry_run=dry_run)
+    resolution = rollout.resolve_duplicates(rt.uow, actor_id=rt.settings.actor, dry_run=dry_run)
     if json:
         output.emit_json(resolution.as_dict())
         return

@@ -15,7 +15,7 @@ app = command_group("migrate")
 
 
 def _timeouts(lock_timeout: str):
-    from forgea_cli.db.migrations import Timeouts
+    from forgea_cli.services.rollout import Timeouts
 
     return Timeouts(lock_timeout=lock_timeout)
 
@@ -27,9 +27,9 @@ def status(
     json: Json = False,
 ) -> None:
     """Current revision vs head, and the revisions still to apply."""
-    from forgea_cli.services import migrations
+    from forgea_cli.services import rollout
 
-    state = migrations.status(runtime(ctx).engine)
+    state = rollout.status(runtime(ctx).uow)
     if json:
         output.emit_json(
             {
@@ -58,13 +58,13 @@ def upgrade(
     lock_timeout: LockTimeout = "5s",
 ) -> None:
     """Apply revisions up to REV (default: head). --dry-run prints the SQL instead."""
-    from forgea_cli.services import migrations
+    from forgea_cli.services import rollout
 
-    engine = runtime(ctx).engine
+    uow = runtime(ctx).uow
     if dry_run:
-        typer.echo(migrations.upgrade_sql(engine, revision), nl=False)
+        typer.echo(rollout.upgrade_sql(uow, revision), nl=False)
         return
-    before, after = migrations.upgrade(engine, revision, _timeouts(lock_timeout))
+    before, after = rollout.upgrade(uow, revision, _timeouts(lock_timeout))
     output.say(f"upgraded {before or 'base'} -> {after}" if before != after else f"already at {after}")
 
 
@@ -77,21 +77,21 @@ def downgrade(
     lock_timeout: LockTimeout = "5s",
 ) -> None:
     """Revert revisions down to REV. Asks first unless --yes; --dry-run prints the SQL."""
-    from forgea_cli.services import migrations
+    from forgea_cli.services import rollout
 
-    engine = runtime(ctx).engine
+    uow = runtime(ctx).uow
     if dry_run:
-        typer.echo(migrations.downgrade_sql(engine, revision), nl=False)
+        typer.echo(rollout.downgrade_sql(uow, revision), nl=False)
         return
     output.confirm_or_abort(f"Downgrade the schema to {revision}?", yes=yes)
-    before, after = migrations.downgrade(engine, revision, _timeouts(lock_timeout))
+    before, after = rollout.downgrade(uow, revision, _timeouts(lock_timeout))
     output.say(f"downgraded {before or 'base'} -> {after}" if before != after else f"already at {after}")
 
 
 @app.command()
 def history(json: Json = False) -> None:
     """Every revision this build knows, oldest first."""
-    from forgea_cli.db.migrations import history as revision_history
+    from forgea_cli.services.rollout import history as revision_history
 
     revisions = revision_history()
     if json:
@@ -129,15 +129,15 @@ def adopt(
     transaction, never by their text: text differences are reported (diffs with --verbose or --json)
     and recorded, so verify-constraints later shows any change against the adopted database.
     """
-    from forgea_cli.services import migrations
+    from forgea_cli.services import rollout
 
     state = runtime(ctx)
     if refresh:
         _refresh(state, dry_run, json, verbose)
         return
     try:
-        result = migrations.adopt(state.engine, dry_run=dry_run, actor=state.settings.actor)
-    except migrations.AdoptRefused as refusal:
+        result = rollout.adopt(state.uow, dry_run=dry_run, actor=state.settings.actor)
+    except rollout.AdoptRefused as refusal:
         _report_refusal(refusal, json, verbose)
         raise
     if json:
@@ -171,11 +171,11 @@ def adopt(
 
 
 def _refresh(state, dry_run: bool, json: bool, verbose: bool) -> None:
-    from forgea_cli.services import migrations
+    from forgea_cli.services import rollout
 
     try:
-        result = migrations.refresh_adoption(state.engine, actor=state.settings.actor, dry_run=dry_run)
-    except migrations.AdoptRefused as refusal:
+        result = rollout.refresh_adoption(state.uow, actor=state.settings.actor, dry_run=dry_run)
+    except rollout.AdoptRefused as refusal:
         _report_refusal(refusal, json, verbose)
         raise
     if json:

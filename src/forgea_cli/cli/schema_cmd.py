@@ -68,12 +68,12 @@ def prisma(ctx: typer.Context, json_output: Json = False, output: Output = None,
 
 
 def _prisma(ctx: typer.Context, *, json_output: bool, output: Path | None, merge: Path | None) -> None:
-    from forgea_cli.services import prisma_schema
+    from forgea_cli.services import schema as prisma_schema
 
     merged_source = merge.read_text(encoding="utf-8") if merge is not None else None
     if output is not None and not output.parent.is_dir():
         raise typer.BadParameter(f"folder {output.parent} does not exist", param_hint="--output")
-    handoff = prisma_schema.prisma_handoff(runtime(ctx).engine)
+    handoff = prisma_schema.prisma_handoff(runtime(ctx).uow)
     merged = (
         prisma_schema.merge_into_schema(merged_source, handoff, source=str(merge))
         if merged_source is not None
@@ -106,7 +106,7 @@ def _error(exc: BaseException) -> dict:
 
 def _text(handoff, *, fragment_shown: bool) -> str:
     """Plain text (never Rich markup: Prisma's [brackets] must survive), one section per product."""
-    from forgea_cli.services.prisma_schema import additions_block
+    from forgea_cli.services.schema import additions_block
 
     rule = "// " + "=" * 97
     parts = []

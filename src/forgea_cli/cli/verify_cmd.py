@@ -65,7 +65,6 @@ def verify_constraints(
     The probes write only inside one transaction that is always rolled back.
     """
     from forgea_cli.services import verify
-    from forgea_cli.services.verify_junit import junit_xml
 
     state = runtime(ctx)
     options = verify.VerifyOptions(
@@ -77,9 +76,9 @@ def verify_constraints(
     options.selected()  # bad combinations fail before the database is touched
     if junit is not None and not junit.parent.is_dir():
         raise typer.BadParameter(f"folder {junit.parent} does not exist", param_hint="--junit")
-    report = verify.verify_constraints(state.engine, options)
+    report = verify.verify_constraints(state.uow, options)
     if junit is not None:
-        junit.write_text(junit_xml(report.by_group(), report.seconds), encoding="utf-8")
+        junit.write_text(verify.junit_xml(report.by_group(), report.seconds), encoding="utf-8")
     if json:
         output.emit_json(report.as_document())
     elif _stdout_is_terminal():

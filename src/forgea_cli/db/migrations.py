@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from forgea_cli.db import advisory
 from forgea_cli.db.engine import connect
+from forgea_cli.db.uow import UnitOfWorkFactory
 from forgea_cli.errors import OperationFailed
 
 # pg_advisory_lock key shared by every forgea process that changes the schema ('forgea' in hex).
@@ -78,10 +79,6 @@ def history() -> list[Revision]:
     return [Revision(r.revision, r.down_revision, (r.doc or "").splitlines()[0]) for r in revisions]
 
 
-def known_revisions() -> set[str]:
-    return {r.revision for r in script_directory().walk_revisions()}
-
-
 def current_revision(connection: Connection) -> str | None:
     heads = MigrationContext.configure(connection).get_current_heads()
     return heads[0] if heads else None
@@ -125,13 +122,23 @@ def _explain_database_error(exc: DBAPIError) -> OperationFailed:
     return OperationFailed(f"migration failed: {first_line}; the revision was rolled back")
 
 
+def engine_of(database: Engine | UnitOfWorkFactory) -> Engine:
+    """Services hand over their unit-of-work factory; the runner needs its own connection discipline."""
+    return database if isinstance(database, Engine) else database.engine
+
+
+def current_revision_of(database: Engine | UnitOfWorkFactory) -> str | None:
+    with connect(engine_of(database)) as connection:
+        return current_revision(connection)
+
+
 def upgrade(
-    engine: Engine,
+    engine: Engine | UnitOfWorkFactory,
     target: str = "head",
     timeouts: Timeouts = Timeouts(),
     attributes: dict[str, Any] | None = None,
 ) -> tuple[str | None, str]:
-    with locked_connection(engine, timeouts) as connection:
+    with locked_connection(engine_of(engine), timeouts) as connection:
         before = current_revision(connection)
         connection.commit()  # alembic must start outside a transaction to run one per revision
         try:
@@ -141,8 +148,10 @@ def upgrade(
         return before, current_revision(connection) or "base"
 
 
-def downgrade(engine: Engine, target: str, timeouts: Timeouts = Timeouts()) -> tuple[str | None, str]:
-    with locked_connection(engine, timeouts) as connection:
+def downgrade(
+    engine: Engine | UnitOfWorkFactory, target: str, timeouts: Timeouts = Timeouts()
+) -> tuple[str | None, str]:
+    with locked_connection(engine_of(engine), timeouts) as connection:
         before = current_revision(connection)
         connection.commit()  # alembic must start outside a transaction to run one per revision
         try:

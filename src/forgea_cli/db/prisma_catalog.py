@@ -1,7 +1,7 @@
 """The catalog facts `forgea schema prisma` renders, as plain dataclasses (standard library only).
 
 Filled by ``forgea_cli.db.prisma_introspection`` from the live database; rendered by
-``forgea_cli.services.prisma_schema``. Names are the database's own (quoted Prisma names).
+``forgea_cli.services.schema.prisma``. Names are the database's own (quoted Prisma names).
 """
 
 from __future__ import annotations
@@ -112,50 +112,3 @@ class Ownership:
     replaced_functions: frozenset[str] = frozenset()
     revisions: tuple[str, ...] = field(default_factory=tuple)
     missing_snapshots: tuple[str, ...] = field(default_factory=tuple)
-
-
-def ownership_from_snapshots(
-    snapshots: list[tuple[str, dict]], *, missing: list[str] | tuple[str, ...] = ()
-) -> Ownership:
-    """Union of every revision's objects minus the first revision's (the adopted baseline).
-
-    A baseline function whose body fingerprint changes in a later revision is "replaced".
-    """
-    if not snapshots:
-        return Ownership(missing_snapshots=tuple(missing))
-    baseline = snapshots[0][1]
-    later = [snapshot for _, snapshot in snapshots[1:]]
-    base_tables = baseline["tables"]
-
-    def added(section: str) -> frozenset[str]:
-        names: set[str] = set()
-        for snapshot in later:
-            names |= snapshot[section].keys() - baseline[section].keys()
-        return frozenset(names)
-
-    columns: set[tuple[str, str]] = set()
-    for snapshot in later:
-        for table, table_columns in snapshot["tables"].items():
-            if table in base_tables:
-                columns |= {(table, c) for c in table_columns.keys() - base_tables[table].keys()}
-    replaced: set[str] = set()
-    for name, entry in baseline["functions"].items():
-        before = _fingerprint(entry)
-        if any(name in s["functions"] and _fingerprint(s["functions"][name]) != before for s in later):
-            replaced.add(name)
-    return Ownership(
-        tables=added("tables"),
-        columns=frozenset(columns),
-        enums=added("enums"),
-        indexes=added("indexes"),
-        constraints=added("constraints"),
-        triggers=added("triggers"),
-        functions=added("functions"),
-        replaced_functions=frozenset(replaced),
-        revisions=tuple(revision for revision, _ in snapshots),
-        missing_snapshots=tuple(missing),
-    )
-
-
-def _fingerprint(entry: object) -> object:
-    return entry.get("body", entry) if isinstance(entry, dict) else entry

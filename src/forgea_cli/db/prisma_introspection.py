@@ -7,16 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, text
 
-from forgea_cli.db.engine import connect
 from forgea_cli.db.prisma_catalog import (
     Catalog,
     Column,
     Constraint,
     Function,
     Index,
-    Ownership,
     Table,
     Trigger,
 )
@@ -124,17 +122,8 @@ _FUNCTIONS = text(
 )
 
 
-def read_catalog(engine: Engine, schema: str = "public") -> Catalog:
-    """The live catalog of `schema`, read in a READ ONLY transaction that is rolled back."""
-    with connect(engine) as connection:
-        connection.execute(text("SET TRANSACTION READ ONLY"))
-        try:
-            return _read(connection, schema)
-        finally:
-            connection.rollback()
-
-
-def _read(connection: Connection, schema: str) -> Catalog:
+def read_catalog(connection: Connection, schema: str = "public") -> Catalog:
+    """The live catalog of `schema` (run it in a read-only unit of work, which is never committed)."""
     params = {"schema": schema}
     columns: dict[str, list[Column]] = {}
     for row in connection.execute(_COLUMNS, params).mappings():
@@ -225,25 +214,3 @@ def _revision(connection: Connection, schema: str) -> str | None:
 
 
 # -- ownership: what forgea's revisions create ----------------------------------------------------------
-
-
-def head_revision() -> str:
-    from forgea_cli.db import migrations
-
-    return migrations.head_revision()
-
-
-def ownership() -> Ownership:
-    """Objects forgea's revisions create, from the expected snapshot of every known revision."""
-    from forgea_cli.db import migrations
-    from forgea_cli.db.prisma_catalog import ownership_from_snapshots
-    from forgea_cli.db.snapshots import load_snapshot
-
-    snapshots: list[tuple[str, dict[str, Any]]] = []
-    missing: list[str] = []
-    for revision in migrations.history():
-        try:
-            snapshots.append((revision.revision, load_snapshot(revision.revision)))
-        except FileNotFoundError:
-            missing.append(revision.revision)
-    return ownership_from_snapshots(snapshots, missing=missing)

@@ -11,11 +11,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine
-
 from forgea_cli.db import keyset
-from forgea_cli.db.engine import connect
 from forgea_cli.db.keyset import KeysetJob
+from forgea_cli.db.uow import UnitOfWorkFactory
 from forgea_cli.progress import NoProgress, Progress
 
 
@@ -45,7 +43,7 @@ class BackfillReport:
 
 
 def run_keyset(
-    engine: Engine,
+    uow: UnitOfWorkFactory,
     job: KeysetJob,
     *,
     batch_size: int,
@@ -56,9 +54,10 @@ def run_keyset(
     """`pause` seconds between batches lets an operator throttle a backfill on a busy primary."""
     progress = progress or NoProgress()
     report = BackfillReport(job.name, dry_run)
-    with connect(engine) as connection:
+    with uow() as work:
+        connection = work.connection
         report.pending = keyset.count_pending(connection, job)
-        connection.commit()
+        work.commit()
         if dry_run or report.pending == 0:
             report.changed = report.pending if dry_run else 0
             return report
@@ -67,7 +66,7 @@ def run_keyset(
         try:
             while (high := keyset.next_high(connection, job, low, batch_size)) is not None:
                 changed = job.apply(connection, low, high)
-                connection.commit()
+                work.commit()
                 report.changed += changed
                 report.batches += 1
                 progress.advance(changed)
@@ -75,6 +74,5 @@ def run_keyset(
                 if pause:
                     time.sleep(pause)
         finally:
-            connection.rollback()
             progress.finish()
     return report

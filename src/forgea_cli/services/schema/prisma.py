@@ -19,7 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from forgea_cli.db.prisma_catalog import Catalog, Column, Constraint, Index, Ownership, Trigger
+from forgea_cli.db.uow import UnitOfWorkFactory
 from forgea_cli.errors import InvalidInput
+from forgea_cli.services.verify.catalog import Ownership as CatalogOwnership
+from forgea_cli.services.verify.catalog import legacy_of
+from forgea_cli.services.verify.manifest import BASELINE_OWNED_TABLES
 
 MIGRATION_TABLE = "alembic_version"  # Alembic's bookkeeping table: external, never a model
 # forgea's bookkeeping tables: external (so Prisma Migrate leaves them alone), never modelled.
@@ -104,18 +108,63 @@ class Handoff:
         return document
 
 
-def prisma_handoff(engine: Any, schema: str = "public") -> Handoff:
+def prisma_handoff(uow: UnitOfWorkFactory, schema: str = "public") -> Handoff:
     """Read the live catalog (read-only) and render the hand-off."""
-    from forgea_cli.db import prisma_introspection
-    from forgea_cli.services.schema_manifest import BASELINE_OWNED_TABLES
+    from forgea_cli.db import migrations, prisma_introspection
 
-    catalog = prisma_introspection.read_catalog(engine, schema)
+    with uow(read_only=True) as work:
+        catalog = prisma_introspection.read_catalog(work.connection, schema)
     return build_handoff(
         catalog,
-        prisma_introspection.ownership(),
-        prisma_introspection.head_revision(),
+        forgea_ownership(),
+        migrations.head_revision(),
         bookkeeping=BOOKKEEPING_TABLES | BASELINE_OWNED_TABLES,
     )
+
+
+def forgea_ownership() -> Ownership:
+    """What this build's revisions own, from their expected snapshots."""
+    from forgea_cli.db import migrations
+    from forgea_cli.db.snapshots import load_snapshot
+
+    snapshots: list[tuple[str, dict[str, Any]]] = []
+    missing: list[str] = []
+    for revision in migrations.history():
+        try:
+            snapshots.append((revision.revision, load_snapshot(revision.revision)))
+        except FileNotFoundError:
+            missing.append(revision.revision)
+    return ownership_from_snapshots(snapshots, missing=missing)
+
+
+def ownership_from_snapshots(
+    snapshots: list[tuple[str, dict[str, Any]]], *, missing: list[str] | tuple[str, ...] = ()
+) -> Ownership:
+    """The catalog engine's ownership rule (what any revision created or replaced), as names;
+    ``replaced_functions`` are the baseline's functions a later revision rewrote."""
+    if not snapshots:
+        return Ownership(missing_snapshots=tuple(missing))
+    history = [snapshot for _, snapshot in snapshots]
+    legacy = legacy_of(history[0])
+    owned = CatalogOwnership.of(history[-1], legacy, history)
+    replaced = frozenset(owned.ever["functions"] & legacy["functions"].keys())
+    return Ownership(
+        tables=owned.ever["tables"] - BASELINE_OWNED_TABLES,
+        columns=owned.ever_columns,
+        enums=owned.ever["enums"],
+        indexes=_outside_baseline(owned.ever["indexes"], history[0]["indexes"]),
+        constraints=_outside_baseline(owned.ever["constraints"], history[0]["constraints"]),
+        triggers=owned.ever["triggers"],
+        functions=owned.ever["functions"] - replaced,
+        replaced_functions=replaced,
+        revisions=tuple(revision for revision, _ in snapshots),
+        missing_snapshots=tuple(missing),
+    )
+
+
+def _outside_baseline(names: frozenset[str], baseline: dict[str, Any]) -> frozenset[str]:
+    """The baseline's own bookkeeping table is never modelled: its keys are not the fragment's."""
+    return frozenset(n for n in names if n not in baseline)
 
 
 # -- building --------------------------------------------------------------------------------------------

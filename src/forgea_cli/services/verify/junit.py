@@ -10,7 +10,7 @@ import json
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from forgea_cli.services.verify_results import CheckResult, CheckStatus
+from forgea_cli.services.verify.results import CheckResult, CheckStatus
 
 
 def junit_xml(by_group: dict[str, list[CheckResult]], seconds: dict[str, float]) -> str:

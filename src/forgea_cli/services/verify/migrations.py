@@ -8,8 +8,8 @@ from pathlib import Path
 
 from forgea_cli import lifecycle
 from forgea_cli.db import migrations
-from forgea_cli.services.verify_results import CheckResult, failed, judged, skipped
-from forgea_cli.services.verify_revisions import AppliedRevisions
+from forgea_cli.services.verify.results import CheckResult, failed, judged, skipped
+from forgea_cli.services.verify.revisions import AppliedRevisions
 
 FINGERPRINT_NAME = "LIFECYCLE_FINGERPRINT"
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from forgea_cli.services.schema_manifest import (
+from forgea_cli.services.verify.manifest import (
     BASELINE_OWNED_TABLES,
     DEPENDED,
     DEPENDED_ON,
@@ -32,7 +32,7 @@ from forgea_cli.services.schema_manifest import (
     TableNeed,
     TriggerNeed,
 )
-from forgea_cli.services.verify_results import CheckResult, CheckStatus
+from forgea_cli.services.verify.results import CheckResult, CheckStatus
 from forgea_cli.sql_text import fingerprint, unified_diff
 
 SECTIONS = ("enums", "tables", "constraints", "indexes", "triggers", "functions")
@@ -105,7 +105,7 @@ def legacy_of(baseline: dict[str, Any]) -> dict[str, Any]:
     for table in BASELINE_OWNED_TABLES:
         legacy["tables"].pop(table, None)
         for section in TABLE_OBJECTS:
-            legacy[section] = {n: e for n, e in legacy[section].items() if e["table"] != table}
+            legacy[section] = {n: e for n, e in legacy[section].items() if e.get("table") != table}
     return legacy
 
 

@@ -12,20 +12,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError
-
 from forgea_cli.db import migrations
 from forgea_cli.db.adoption import adopted_records
 from forgea_cli.db.catalog import snapshot
-from forgea_cli.db.engine import connect
+from forgea_cli.db.errors import DatabaseRefused
+from forgea_cli.db.invariants import read_only_snapshot
 from forgea_cli.db.snapshots import load_snapshot
+from forgea_cli.db.uow import Connection, UnitOfWork, UnitOfWorkFactory
 from forgea_cli.errors import InvalidInput
-from forgea_cli.services.catalog_check import AdoptedObject, check_catalog
-from forgea_cli.services.verify_data import check_data, read_only_snapshot
-from forgea_cli.services.verify_migrations import applied_revisions, check_migrations
-from forgea_cli.services.verify_probes import run_probes
-from forgea_cli.services.verify_results import (
+from forgea_cli.services.verify.catalog import AdoptedObject, check_catalog
+from forgea_cli.services.verify.data import check_data
+from forgea_cli.services.verify.migrations import applied_revisions, check_migrations
+from forgea_cli.services.verify.probes import run_probes
+from forgea_cli.services.verify.results import (
     GROUPS,
     STATUS_ORDER,
     CheckResult,
@@ -33,7 +32,7 @@ from forgea_cli.services.verify_results import (
     failed,
     skipped,
 )
-from forgea_cli.services.verify_revisions import BASELINE, AppliedRevisions
+from forgea_cli.services.verify.revisions import BASELINE, AppliedRevisions
 
 FAIL_ON = ("error", "warn")
 
@@ -105,57 +104,48 @@ class VerifyReport:
         }
 
 
-def verify_constraints(engine: Engine, options: VerifyOptions = VerifyOptions()) -> VerifyReport:
+def verify_constraints(uow: UnitOfWorkFactory, options: VerifyOptions = VerifyOptions()) -> VerifyReport:
     groups = options.selected()
-    with connect(engine) as connection:
-        revisions = applied_revisions(migrations.current_revision(connection))
-        connection.rollback()
-        report = VerifyReport(revisions, options)
-        runners: dict[str, Callable[[], list[CheckResult]]] = {
-            "migrations": lambda: check_migrations(revisions),
-            "catalog": lambda: _unless_unmanaged(
-                "catalog", revisions, lambda: _catalog(connection, revisions)
-            ),
-            "probes": lambda: _unless_unmanaged(
-                "probes", revisions, lambda: run_probes(connection, revisions)
-            ),
-            "data": lambda: _unless_unmanaged(
-                "data", revisions, lambda: _data(connection, revisions, options)
-            ),
-        }
-        for group in groups:
-            started = time.perf_counter()
-            report.results += _run_group(connection, group, runners[group])
-            report.seconds[group] = time.perf_counter() - started
-            if connection.in_transaction():
-                connection.rollback()
+    revisions = applied_revisions(migrations.current_revision_of(uow))
+    report = VerifyReport(revisions, options)
+    runners: dict[str, Callable[[UnitOfWork], list[CheckResult]]] = {
+        "migrations": lambda work: check_migrations(revisions),
+        "catalog": lambda work: _catalog(work.connection, revisions),
+        "probes": lambda work: run_probes(work, revisions),
+        "data": lambda work: _data(work.connection, revisions, options),
+    }
+    for group in groups:
+        started = time.perf_counter()
+        if group == "migrations" or revisions.managed:
+            report.results += _run_group(uow, group, runners[group])
+        else:
+            report.results += _unmanaged(group)
+        report.seconds[group] = time.perf_counter() - started
     if options.fail_on == "warn":
         report.results = [r.escalated() if r.status is CheckStatus.WARN else r for r in report.results]
     return report
 
 
-def _run_group(connection: Connection, group: str, run: Callable[[], list[CheckResult]]) -> list[CheckResult]:
-    """A group the database cannot even run (a table forgea depends on is gone) fails; the rest go on."""
+def _run_group(
+    uow: UnitOfWorkFactory, group: str, run: Callable[[UnitOfWork], list[CheckResult]]
+) -> list[CheckResult]:
+    """Each group in its own unit of work, never committed. A group the database cannot even run
+    (a table forgea depends on is gone) fails; the others go on."""
     try:
-        return run()
-    except DBAPIError as exc:
-        connection.rollback()
-        first_line = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        with uow() as work:
+            return run(work)
+    except DatabaseRefused as exc:
         return [
             failed(
                 f"{group}.run",
                 "database",
-                f"the {group} checks could not run: {first_line}",
+                f"the {group} checks could not run: {exc.detail}",
                 hint="see the catalog checks: something forgea depends on is missing",
             )
         ]
 
 
-def _unless_unmanaged(
-    group: str, revisions: AppliedRevisions, run: Callable[[], list[CheckResult]]
-) -> list[CheckResult]:
-    if revisions.managed:
-        return run()
+def _unmanaged(group: str) -> list[CheckResult]:
     return [
         skipped(
             f"{group}.revision",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from forgea_cli.services.verify_results import CheckResult, skipped
+from forgea_cli.services.verify.results import CheckResult, skipped
 
 # The revisions that bring the objects later checks need (names of files in migrations/versions).
 BASELINE = "0001_baseline"

@@ -5,18 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine
-
 from forgea_cli import lifecycle
 from forgea_cli.audit import ActorType
 from forgea_cli.db import backfill_jobs
 from forgea_cli.db.duplicate_queries import DuplicateGroup, find_active_duplicates
-from forgea_cli.db.engine import connect
 from forgea_cli.db.keyset import KeysetJob
+from forgea_cli.db.uow import UnitOfWorkFactory
 from forgea_cli.errors import Conflict
 from forgea_cli.progress import Progress
-from forgea_cli.services.batching import BackfillReport, run_keyset
-from forgea_cli.services.transitions import TransitionRequest, transition_session
+from forgea_cli.services.rollout.batching import BackfillReport, run_keyset
+from forgea_cli.services.sessions.transitions import TransitionRequest, transition_session
 
 DEFAULT_BATCH_SIZE = 5000
 
@@ -30,9 +28,9 @@ class BackfillOptions:
     web_host: str = "github.com"  # the GitHub web host repo URLs must name (FORGEA_GITHUB_WEB_URL)
 
 
-def _keyset(engine: Engine, job: KeysetJob, options: BackfillOptions) -> BackfillReport:
+def _keyset(uow: UnitOfWorkFactory, job: KeysetJob, options: BackfillOptions) -> BackfillReport:
     return run_keyset(
-        engine,
+        uow,
         job,
         batch_size=options.batch_size,
         dry_run=options.dry_run,
@@ -41,10 +39,10 @@ def _keyset(engine: Engine, job: KeysetJob, options: BackfillOptions) -> Backfil
     )
 
 
-def lab_versions(engine: Engine, options: BackfillOptions) -> BackfillReport:
+def lab_versions(uow: UnitOfWorkFactory, options: BackfillOptions) -> BackfillReport:
     """One LabVersion per Lab from (repoVersion, baseRepoUrl); every session linked to its lab's."""
-    labs = _keyset(engine, backfill_jobs.LAB_VERSIONS, options)
-    sessions = _keyset(engine, backfill_jobs.SESSION_VERSIONS, options)
+    labs = _keyset(uow, backfill_jobs.LAB_VERSIONS, options)
+    sessions = _keyset(uow, backfill_jobs.SESSION_VERSIONS, options)
     report = BackfillReport("lab-versions", options.dry_run)
     report.pending = labs.pending + sessions.pending
     report.changed = labs.changed + sessions.changed
@@ -53,21 +51,21 @@ def lab_versions(engine: Engine, options: BackfillOptions) -> BackfillReport:
     return report
 
 
-def completed_at(engine: Engine, options: BackfillOptions) -> BackfillReport:
+def completed_at(uow: UnitOfWorkFactory, options: BackfillOptions) -> BackfillReport:
     """completedAt = lastActivityAt for VERIFIED_PASS sessions that predate the trigger (approximation)."""
-    return _keyset(engine, backfill_jobs.COMPLETED_AT, options)
+    return _keyset(uow, backfill_jobs.COMPLETED_AT, options)
 
 
-def verification_attempts(engine: Engine, options: BackfillOptions) -> BackfillReport:
+def verification_attempts(uow: UnitOfWorkFactory, options: BackfillOptions) -> BackfillReport:
     """Each legacy VerificationLog row becomes a PASS attempt (attempt 1 unless the session has others)."""
-    return _keyset(engine, backfill_jobs.VERIFICATION_ATTEMPTS, options)
+    return _keyset(uow, backfill_jobs.VERIFICATION_ATTEMPTS, options)
 
 
-def repo_mappings(engine: Engine, options: BackfillOptions) -> BackfillReport:
-    from forgea_cli.services.mapping_backfill import backfill_repo_mappings
+def repo_mappings(uow: UnitOfWorkFactory, options: BackfillOptions) -> BackfillReport:
+    from forgea_cli.services.mapping import backfill_repo_mappings
 
     return backfill_repo_mappings(
-        engine,
+        uow,
         batch_size=options.batch_size,
         dry_run=options.dry_run,
         progress=options.progress,
@@ -75,7 +73,7 @@ def repo_mappings(engine: Engine, options: BackfillOptions) -> BackfillReport:
     )
 
 
-BACKFILLS: dict[str, Callable[[Engine, BackfillOptions], BackfillReport]] = {
+BACKFILLS: dict[str, Callable[[UnitOfWorkFactory, BackfillOptions], BackfillReport]] = {
     "lab-versions": lab_versions,
     "completed-at": completed_at,
     "verification-attempts": verification_attempts,
@@ -83,8 +81,8 @@ BACKFILLS: dict[str, Callable[[Engine, BackfillOptions], BackfillReport]] = {
 }
 
 
-def run_all(engine: Engine, options: BackfillOptions) -> list[BackfillReport]:
-    return [run(engine, options) for run in BACKFILLS.values()]
+def run_all(uow: UnitOfWorkFactory, options: BackfillOptions) -> list[BackfillReport]:
+    return [run(uow, options) for run in BACKFILLS.values()]
 
 
 @dataclass
@@ -113,10 +111,12 @@ class DuplicateResolution:
         }
 
 
-def resolve_duplicates(engine: Engine, *, actor_id: str, dry_run: bool = False) -> DuplicateResolution:
+def resolve_duplicates(
+    uow: UnitOfWorkFactory, *, actor_id: str, dry_run: bool = False
+) -> DuplicateResolution:
     """Defer all but the most recently active session of each student and lab, one audited transition each."""
-    with connect(engine) as connection:
-        groups = find_active_duplicates(connection)
+    with uow() as work:
+        groups = find_active_duplicates(work.connection)
     resolution = DuplicateResolution(dry_run, groups)
     if dry_run:
         return resolution
@@ -131,7 +131,7 @@ def resolve_duplicates(engine: Engine, *, actor_id: str, dry_run: bool = False) 
                 actor_type=ActorType.ADMIN,
             )
             try:
-                transition_session(engine, request)
+                transition_session(uow, request)
                 resolution.deferred.append(str(session_id))
             except Conflict as changed:
                 resolution.skipped.append((str(session_id), changed.message))
