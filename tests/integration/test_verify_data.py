@@ -8,12 +8,12 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from forgea_cli.db.engine import connect
-from forgea_cli.errors import InvalidInput
 from forgea_cli.db import probe_rows as lp
-from forgea_cli.db.uow import unit_of_work_factory
-from forgea_cli.services.verify import VerifyOptions, verify_constraints
+from forgea_cli.db.engine import connect
 from forgea_cli.db.invariants import canonical_prefix, maybe_not_canonical
+from forgea_cli.db.uow import unit_of_work_factory
+from forgea_cli.errors import InvalidInput
+from forgea_cli.services.verify import VerifyOptions, verify_constraints
 from forgea_cli.urls import canonical_repo_url
 from tests.conftest import migrate_to
 

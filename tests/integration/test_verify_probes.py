@@ -7,8 +7,8 @@ from sqlalchemy import text
 from forgea_cli.db import migrations
 from forgea_cli.db.engine import connect
 from forgea_cli.db.uow import UnitOfWork, unit_of_work_factory
-from forgea_cli.services.verify import lifecycle_probe as lp
 from forgea_cli.services.verify import VerifyOptions, verify_constraints
+from forgea_cli.services.verify import lifecycle_probe as lp
 from forgea_cli.services.verify.migrations import applied_revisions
 from forgea_cli.services.verify.probes import probe_all
 from tests.conftest import migrate_to
@@ -105,17 +105,16 @@ def test_probes_read_only_their_own_rows_on_a_big_table(migrated_db, engine_for)
         connection.commit()
         revisions = applied_revisions(migrations.current_revision(connection))
         connection.rollback()
-    with UnitOfWork(engine) as uow:
-        with lp.probe_transaction(uow):
-            results = probe_all(uow, revisions)
-            scans = dict(
-                uow.connection.execute(
-                    text(
-                        "SELECT relname, seq_scan FROM pg_stat_xact_user_tables "
-                        "WHERE relname IN ('LabSession', 'User')"
-                    )
-                ).all()
-            )
+    with UnitOfWork(engine) as uow, lp.probe_transaction(uow):
+        results = probe_all(uow, revisions)
+        scans = dict(
+            uow.connection.execute(
+                text(
+                    "SELECT relname, seq_scan FROM pg_stat_xact_user_tables "
+                    "WHERE relname IN ('LabSession', 'User')"
+                )
+            ).all()
+        )
 
     assert all(str(r.status) == "pass" for r in results), [
         r.message for r in results if str(r.status) != "pass"

@@ -1,4 +1,4 @@
-"""Prisma's own bookkeeping (`_prisma_migrations`), read to recognise a Prisma-built database. Never written."""
+"""Prisma's bookkeeping (`_prisma_migrations`), read to recognise a Prisma-built database; never written."""
 
 from __future__ import annotations
 
