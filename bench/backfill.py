@@ -187,6 +187,7 @@ class _RateLimitedOnce:
 def _resolve(url: str, count: int) -> dict[str, Any]:
     from forgea_cli.db.engine import make_engine
     from forgea_cli.db.mapping_queries import pending_page
+    from forgea_cli.db.uow import unit_of_work_factory
     from forgea_cli.github.pygithub_gateway import PyGithubGateway
     from forgea_cli.services.mapping import resolve_repo_ids
     from forgea_cli.testing.github_server import FakeGitHub
@@ -203,7 +204,7 @@ def _resolve(url: str, count: int) -> dict[str, Any]:
             real = PyGithubGateway(fake.url, "bench-token", sleep=waits.append)
             gateway = _RateLimitedOnce(real, fake, at_call=max(1, len(pending) // 200))
             started = time.perf_counter()
-            report = resolve_repo_ids(engine, gateway, limit=count)  # type: ignore[arg-type]
+            report = resolve_repo_ids(unit_of_work_factory(engine), gateway, limit=count)  # type: ignore[arg-type]
             seconds = time.perf_counter() - started
             requests = fake.request_count("graphql")
             real.close()
@@ -233,9 +234,11 @@ def _resolve(url: str, count: int) -> dict[str, Any]:
 
 def _lookups(url: str, repo_ids: list[int]) -> dict[str, float]:
     from forgea_cli.db.engine import make_engine
+    from forgea_cli.db.uow import unit_of_work_factory
     from forgea_cli.services.mapping import lookup_repo
 
     engine = make_engine(url)
+    uow = unit_of_work_factory(engine)
     try:
         with engine.connect() as connection:
             urls = [
@@ -247,7 +250,7 @@ def _lookups(url: str, repo_ids: list[int]) -> dict[str, float]:
             ]
         ids = iter(repo_ids * 10)
         by_id = median_seconds(
-            lambda: lookup_repo(engine, repo_id=next(ids)), repeat=min(200, len(repo_ids) * 10)
+            lambda: lookup_repo(uow, repo_id=next(ids)), repeat=min(200, len(repo_ids) * 10)
         )
         by_url = iter(urls * 10)
 

@@ -50,17 +50,18 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 # -- the shared corpus ------------------------------------------------------------------------------------
 
 
-def test_corpus_spellings_become_their_canonical_url(migrated_db, engine_for, corpus, tmp_path):
+def test_corpus_spellings_become_their_canonical_url(migrated_db, engine_for, uow_for, corpus, tmp_path):
     with (corpus / "git-urls" / "cases.tsv").open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
     engine = engine_for(migrated_db)
+    uow = uow_for(migrated_db)
     expected: dict[uuid.UUID, str] = {}
     with engine.begin() as connection:
         for minute, row in enumerate(rows):
             session = add_session(connection, row["url"], last_activity=later(minute))
             expected[session] = f"https://github.com/{row['expected_owner']}/{row['expected_repo']}".lower()
 
-    report = backfill_repo_mappings(engine, batch_size=7, report_csv=tmp_path / "problems.csv")
+    report = backfill_repo_mappings(uow, batch_size=7, report_csv=tmp_path / "problems.csv")
 
     mapped = mappings_by_session(engine)
     problems = {uuid.UUID(p["session_id"]): p for p in read_csv(tmp_path / "problems.csv")}
@@ -88,15 +89,16 @@ def expected_canonical(session_id: uuid.UUID, sessions: int, labs: int = 20) -> 
     return f"https://github.com/student{1 + u % (sessions // 3)}/lab-{1 + u % labs}-{u}"
 
 
-def test_backfill_maps_generated_legacy_data(legacy_db, engine_for, tmp_path):
+def test_backfill_maps_generated_legacy_data(legacy_db, engine_for, uow_for, tmp_path):
     engine = engine_for(legacy_db)
+    uow = uow_for(legacy_db)
     with engine.connect() as connection:
         sessions = connection.execute(text('SELECT id, status, "lastActivityAt" FROM "LabSession"')).all()
     expected = {row.id: expected_canonical(row.id, len(sessions)) for row in sessions}
     spellings = Counter(int(row.id.hex[-12:], 16) % len(legacy_data.SPELLINGS) for row in sessions)
     assert len(spellings) == len(legacy_data.SPELLINGS)  # every spelling is in the data
 
-    report = backfill_repo_mappings(engine, batch_size=100, report_csv=tmp_path / "problems.csv")
+    report = backfill_repo_mappings(uow, batch_size=100, report_csv=tmp_path / "problems.csv")
 
     groups: dict[str, list] = defaultdict(list)
     for row in sessions:
@@ -121,8 +123,9 @@ def winner_key(row) -> tuple:
 # -- winners are chosen over the whole table ------------------------------------------------------------
 
 
-def test_duplicate_urls_across_batches_pick_one_global_winner(migrated_db, engine_for):
+def test_duplicate_urls_across_batches_pick_one_global_winner(migrated_db, engine_for, uow_for):
     engine = engine_for(migrated_db)
+    uow = uow_for(migrated_db)
     ids = [uuid.UUID(int=n << 64) for n in range(1, 9)]  # spread over the key space
     with engine.begin() as connection:
         # repo a: inactive but most recent, two active ones; the most recent active wins.
@@ -149,7 +152,7 @@ def test_duplicate_urls_across_batches_pick_one_global_winner(migrated_db, engin
         add_session(connection, "https://www.github.com/o/c", last_activity=later(1), session_id=ids[2])
         add_session(connection, "https://github.com/o/d", session_id=ids[4])
 
-    report = backfill_repo_mappings(engine, batch_size=1)
+    report = backfill_repo_mappings(uow, batch_size=1)
 
     mapped = {m["canonicalUrl"]: session for session, m in mappings_by_session(engine).items()}
     assert mapped == {
@@ -164,15 +167,16 @@ def test_duplicate_urls_across_batches_pick_one_global_winner(migrated_db, engin
     assert losers[str(ids[0])]["reason"] == "ANOTHER_SESSION_CHOSEN"
 
 
-def test_existing_mappings_are_never_overwritten(migrated_db, engine_for):
+def test_existing_mappings_are_never_overwritten(migrated_db, engine_for, uow_for):
     engine = engine_for(migrated_db)
+    uow = uow_for(migrated_db)
     with engine.begin() as connection:
         created = add_session(connection, "https://github.com/org/repo", last_activity=later(1))
         mapping_id = add_mapping(connection, created, "https://github.com/org/repo", repo_id=42)
         newer = add_session(connection, "https://github.com/Org/Repo.git", last_activity=later(50))
         other = add_session(connection, "https://github.com/org/other")
 
-    report = backfill_repo_mappings(engine)
+    report = backfill_repo_mappings(uow)
 
     mapped = mappings_by_session(engine)
     assert mapped[created]["id"] == mapping_id and mapped[created]["source"] == "CREATED"
@@ -190,8 +194,9 @@ TEMPLATE = "https://github.com/forgea-labs/leaky-cache"
 OLD_TEMPLATE = "https://github.com/forgea-labs/leaky-cache-v1"
 
 
-def test_sessions_naming_a_lab_template_are_reported_never_mapped(migrated_db, engine_for, tmp_path):
+def test_sessions_naming_a_lab_template_are_reported_never_mapped(migrated_db, engine_for, uow_for, tmp_path):
     engine = engine_for(migrated_db)
+    uow = uow_for(migrated_db)
     with engine.begin() as connection:
         # The lab's baseRepoUrl is spelled with case and .git; its older version has another template.
         lab = add_lab(
@@ -219,7 +224,7 @@ def test_sessions_naming_a_lab_template_are_reported_never_mapped(migrated_db, e
         same_owner = add_session(connection, "https://github.com/forgea-labs/leaky-cache-ada", lab_id=lab)
         same_name = add_session(connection, "https://github.com/ada/leaky-cache", lab_id=lab)
 
-    report = backfill_repo_mappings(engine, batch_size=1, report_csv=tmp_path / "problems.csv")
+    report = backfill_repo_mappings(uow, batch_size=1, report_csv=tmp_path / "problems.csv")
 
     mapped = mappings_by_session(engine)
     assert {session: m["canonicalUrl"] for session, m in mapped.items()} == {
@@ -258,16 +263,17 @@ def test_sessions_naming_a_lab_template_are_reported_never_mapped(migrated_db, e
     assert f"template of lab {lab} (Leaky cache), version v1" in old["detail"]
 
 
-def test_a_rerun_keeps_reporting_templates_and_writes_nothing(migrated_db, engine_for):
+def test_a_rerun_keeps_reporting_templates_and_writes_nothing(migrated_db, engine_for, uow_for):
     engine = engine_for(migrated_db)
+    uow = uow_for(migrated_db)
     with engine.begin() as connection:
         lab = add_lab(connection, base=TEMPLATE + "/", title="Leaky cache")
         add_session(connection, "https://github.com/FORGEA-LABS/leaky-cache", lab_id=lab)
         add_session(connection, "https://github.com/ada/leaky-cache", lab_id=lab)
-    first = backfill_repo_mappings(engine)
+    first = backfill_repo_mappings(uow)
     before = mappings_by_session(engine)
 
-    second = backfill_repo_mappings(engine)
+    second = backfill_repo_mappings(uow)
 
     assert (first.changed, first.details["template_url"]) == (1, 1)
     assert (second.pending, second.changed, second.batches, second.nothing_to_do) == (0, 0, 0, True)
@@ -275,15 +281,16 @@ def test_a_rerun_keeps_reporting_templates_and_writes_nothing(migrated_db, engin
     assert mappings_by_session(engine) == before
 
 
-def test_a_template_already_held_by_a_mapping_is_still_a_template(migrated_db, engine_for):
+def test_a_template_already_held_by_a_mapping_is_still_a_template(migrated_db, engine_for, uow_for):
     engine = engine_for(migrated_db)
+    uow = uow_for(migrated_db)
     with engine.begin() as connection:
         lab = add_lab(connection, base=TEMPLATE, title="Leaky cache")
         holder = add_session(connection, TEMPLATE, lab_id=lab)
         add_mapping(connection, holder, TEMPLATE, source="MANUAL")  # made before templates were known
         newer = add_session(connection, TEMPLATE + ".git", lab_id=lab, last_activity=later(5))
 
-    report = backfill_repo_mappings(engine)
+    report = backfill_repo_mappings(uow)
 
     (problem,) = report.details["problems"]
     assert (problem["session_id"], problem["problem"]) == (str(newer), "TEMPLATE_URL")
@@ -293,15 +300,16 @@ def test_a_template_already_held_by_a_mapping_is_still_a_template(migrated_db, e
 # -- idempotence, dry run, reports ------------------------------------------------------------------------
 
 
-def test_second_run_has_nothing_to_do_and_still_reports_problems(migrated_db, engine_for):
+def test_second_run_has_nothing_to_do_and_still_reports_problems(migrated_db, engine_for, uow_for):
     engine = engine_for(migrated_db)
+    uow = uow_for(migrated_db)
     with engine.begin() as connection:
         add_sessions_bulk(connection, 120, "https://github.com/student{i}/lab")
         add_session(connection, "https://github.com/student7/lab.git", status="DEFERRED")
         add_session(connection, "https://gitlab.com/x/y")
 
-    first = backfill_repo_mappings(engine, batch_size=25)
-    second = backfill_repo_mappings(engine, batch_size=25)
+    first = backfill_repo_mappings(uow, batch_size=25)
+    second = backfill_repo_mappings(uow, batch_size=25)
 
     assert (first.changed, first.nothing_to_do) == (120, False)
     assert (second.pending, second.changed, second.batches, second.nothing_to_do) == (0, 0, 0, True)
@@ -309,13 +317,14 @@ def test_second_run_has_nothing_to_do_and_still_reports_problems(migrated_db, en
     assert len(mappings_by_session(engine)) == 120
 
 
-def test_dry_run_writes_nothing(migrated_db, engine_for, tmp_path):
+def test_dry_run_writes_nothing(migrated_db, engine_for, uow_for, tmp_path):
     engine = engine_for(migrated_db)
+    uow = uow_for(migrated_db)
     with engine.begin() as connection:
         add_sessions_bulk(connection, 30, "https://github.com/s{i}/r")
         add_session(connection, "not a url")
 
-    report = backfill_repo_mappings(engine, dry_run=True, report_csv=tmp_path / "dry.csv")
+    report = backfill_repo_mappings(uow, dry_run=True, report_csv=tmp_path / "dry.csv")
 
     assert (report.dry_run, report.pending, report.changed) == (True, 30, 30)
     assert mappings_by_session(engine) == {}
@@ -324,14 +333,15 @@ def test_dry_run_writes_nothing(migrated_db, engine_for, tmp_path):
         assert connection.execute(text("SELECT to_regclass('pg_temp.repo_mapping_plan')")).scalar() is None
 
 
-def test_report_csv_masks_credentials(migrated_db, engine_for, tmp_path):
+def test_report_csv_masks_credentials(migrated_db, engine_for, uow_for, tmp_path):
     engine = engine_for(migrated_db)
+    uow = uow_for(migrated_db)
     with engine.begin() as connection:
         add_session(connection, "https://github.com/o/r", last_activity=later(9))
         add_session(connection, "https://bot:ghp_SECRETTOKEN1234@github.com/o/r.git", last_activity=later(1))
         add_session(connection, "https://github.com/o?access_token=SECRET2")
 
-    report = backfill_repo_mappings(engine, report_csv=tmp_path / "report.csv")
+    report = backfill_repo_mappings(uow, report_csv=tmp_path / "report.csv")
 
     text_written = (tmp_path / "report.csv").read_text(encoding="utf-8")
     assert "SECRET" not in text_written and "SECRET" not in str(report.as_dict())
@@ -341,32 +351,37 @@ def test_report_csv_masks_credentials(migrated_db, engine_for, tmp_path):
     assert report.details["report_csv"] == str(tmp_path / "report.csv")
 
 
-def test_unwritable_report_is_a_clear_error_and_nothing_is_written(migrated_db, engine_for, tmp_path):
+def test_unwritable_report_is_a_clear_error_and_nothing_is_written(
+    migrated_db, engine_for, uow_for, tmp_path
+):
     engine = engine_for(migrated_db)
+    uow = uow_for(migrated_db)
     with engine.begin() as connection:
         add_session(connection, "https://github.com/o/r")
     with pytest.raises(Exception, match=re.escape("cannot write the report")):
-        backfill_repo_mappings(engine, report_csv=tmp_path / "missing-dir" / "r.csv")
+        backfill_repo_mappings(uow, report_csv=tmp_path / "missing-dir" / "r.csv")
     assert mappings_by_session(engine) == {}
 
 
-def test_a_second_concurrent_run_is_refused(migrated_db, engine_for, monkeypatch):
+def test_a_second_concurrent_run_is_refused(migrated_db, engine_for, uow_for, monkeypatch):
     engine = engine_for(migrated_db)
+    uow = uow_for(migrated_db)
     monkeypatch.setattr(mapping_backfill, "LOCK_WAIT_SECONDS", 0.5)
     with engine.connect() as holder:
         holder.execute(text("SELECT pg_advisory_lock(:k)"), {"k": mapping_backfill.sql.RUN_LOCK_KEY})
         with pytest.raises(InProgress, match="another repo-mapping backfill is running"):
-            backfill_repo_mappings(engine)
+            backfill_repo_mappings(uow)
         holder.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": mapping_backfill.sql.RUN_LOCK_KEY})
         holder.commit()
-    assert backfill_repo_mappings(engine).nothing_to_do
+    assert backfill_repo_mappings(uow).nothing_to_do
 
 
-def test_a_bad_web_host_stops_the_run_before_anything_is_written(migrated_db, engine_for):
+def test_a_bad_web_host_stops_the_run_before_anything_is_written(migrated_db, engine_for, uow_for):
     engine = engine_for(migrated_db)
+    uow = uow_for(migrated_db)
     with engine.begin() as connection:
         add_sessions_bulk(connection, 5000, "https://github.com/s{i}/r")  # more than one COPY chunk
     with pytest.raises(InvalidInput, match="invalid GitHub web host"):
-        backfill_repo_mappings(engine, web_host="not a host!")
+        backfill_repo_mappings(uow, web_host="not a host!")
     assert mappings_by_session(engine) == {}
-    assert backfill_repo_mappings(engine).changed == 5000  # the pool's connections are still usable
+    assert backfill_repo_mappings(uow).changed == 5000  # the pool's connections are still usable

@@ -51,8 +51,9 @@ def assert_every_repository_mapped_once(engine) -> None:
         assert canonical_or_none(urls[session]) == mapping["canonicalUrl"]
 
 
-def test_killed_mid_run_keeps_its_batches_and_a_rerun_finishes(migrated_db, engine_for, tmp_path):
+def test_killed_mid_run_keeps_its_batches_and_a_rerun_finishes(migrated_db, engine_for, uow_for, tmp_path):
     engine = engine_for(migrated_db)
+    uow = uow_for(migrated_db)
     with engine.begin() as connection:
         add_sessions_bulk(connection, SESSIONS, "https://github.com/student{i}/lab-x")
     # Batches follow canonical URL order: hold the unique key of one in the middle, so the run
@@ -89,11 +90,11 @@ def test_killed_mid_run_keeps_its_batches_and_a_rerun_finishes(migrated_db, engi
     committed = len(mappings_by_session(engine))
     assert 0 < committed <= SESSIONS // 2
 
-    rerun = backfill_repo_mappings(engine, batch_size=10)
+    rerun = backfill_repo_mappings(uow, batch_size=10)
 
     assert rerun.changed == SESSIONS - committed
     assert_every_repository_mapped_once(engine)
-    assert backfill_repo_mappings(engine).nothing_to_do
+    assert backfill_repo_mappings(uow).nothing_to_do
 
 
 def blocked_backfills(engine) -> int:
@@ -145,8 +146,9 @@ class LegacyWriter(threading.Thread):
 
 
 @pytest.mark.timeout(180)
-def test_backfill_next_to_live_legacy_writers(migrated_db, engine_for):
+def test_backfill_next_to_live_legacy_writers(migrated_db, engine_for, uow_for):
     engine = engine_for(migrated_db)
+    uow = uow_for(migrated_db)
     with engine.begin() as connection:
         add_sessions_bulk(connection, 1500, "https://github.com/student{i}/lab-y")
     writer = LegacyWriter(engine, list(session_urls(engine).values())[:50])
@@ -154,7 +156,7 @@ def test_backfill_next_to_live_legacy_writers(migrated_db, engine_for):
     try:
         wait_for(lambda: writer.inserted >= 5 or writer.errors, what="the writer to start")
         before = writer.inserted
-        first = backfill_repo_mappings(engine, batch_size=50)
+        first = backfill_repo_mappings(uow, batch_size=50)
         during = writer.inserted - before
     finally:
         writer.stop.set()
@@ -163,8 +165,8 @@ def test_backfill_next_to_live_legacy_writers(migrated_db, engine_for):
     assert during > 0  # the legacy writer was never blocked for the whole run
     assert first.changed >= 1500
 
-    second = backfill_repo_mappings(engine, batch_size=50)  # picks up what was inserted meanwhile
+    second = backfill_repo_mappings(uow, batch_size=50)  # picks up what was inserted meanwhile
 
     assert second.details["lost_to_concurrent_writers"] == 0
     assert_every_repository_mapped_once(engine)
-    assert backfill_repo_mappings(engine).nothing_to_do
+    assert backfill_repo_mappings(uow).nothing_to_do

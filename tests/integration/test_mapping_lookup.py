@@ -28,23 +28,28 @@ def engine(migrated_db, engine_for):
     return engine_for(migrated_db)
 
 
-def test_rule_one_matches_by_repository_id_even_after_a_rename(engine):
+@pytest.fixture
+def uow(migrated_db, uow_for):
+    return uow_for(migrated_db)
+
+
+def test_rule_one_matches_by_repository_id_even_after_a_rename(engine, uow):
     with engine.begin() as connection:
         session = add_session(connection, URL)
         add_mapping(connection, session, URL, repo_id=42)
-    by_id = lookup_repo(engine, repo_id=42)
-    renamed = lookup_repo(engine, repo_id=42, html_url="https://github.com/new-owner/new-name")
+    by_id = lookup_repo(uow, repo_id=42)
+    renamed = lookup_repo(uow, repo_id=42, html_url="https://github.com/new-owner/new-name")
     assert (by_id.rule, by_id.session["id"]) == (1, str(session))
     assert (renamed.rule, renamed.session["id"]) == (1, str(session))
     assert by_id.mapping["providerRepoId"] == 42 and not by_id.would_bind
 
 
-def test_rule_two_reports_the_bind_and_changes_nothing(engine):
+def test_rule_two_reports_the_bind_and_changes_nothing(engine, uow):
     with engine.begin() as connection:
         session = add_session(connection, URL)
         add_mapping(connection, session, URL, source="BACKFILL")
-    url_only = lookup_repo(engine, html_url="https://GitHub.com/Octo/Hello.git")
-    webhook = lookup_repo(engine, repo_id=7, html_url="https://github.com/octo/hello/")
+    url_only = lookup_repo(uow, html_url="https://GitHub.com/Octo/Hello.git")
+    webhook = lookup_repo(uow, repo_id=7, html_url="https://github.com/octo/hello/")
     for result in (url_only, webhook):
         assert (result.rule, result.session["id"], result.would_bind, result.bound) == (
             2,
@@ -56,31 +61,31 @@ def test_rule_two_reports_the_bind_and_changes_nothing(engine):
     assert mappings_by_session(engine)[session]["providerRepoId"] is None
 
 
-def test_rule_two_with_bind_binds_the_id_in_the_same_transaction(engine):
+def test_rule_two_with_bind_binds_the_id_in_the_same_transaction(engine, uow):
     with engine.begin() as connection:
         session = add_session(connection, URL)
         add_mapping(connection, session, URL, source="BACKFILL")
-    bound = lookup_repo(engine, repo_id=7, html_url="https://github.com/Octo/Hello", bind=True)
+    bound = lookup_repo(uow, repo_id=7, html_url="https://github.com/Octo/Hello", bind=True)
     assert (bound.rule, bound.bound, bound.would_bind) == (2, True, False)
     mapping = mappings_by_session(engine)[session]
     assert (mapping["providerRepoId"], mapping["resolution"]) == (7, "RESOLVED")
     assert mapping["resolvedAt"] is not None and mapping["htmlUrl"] == "https://github.com/Octo/Hello"
-    assert lookup_repo(engine, repo_id=7).rule == 1
+    assert lookup_repo(uow, repo_id=7).rule == 1
 
 
-def test_a_bound_url_does_not_match_another_repository_id(engine):
+def test_a_bound_url_does_not_match_another_repository_id(engine, uow):
     with engine.begin() as connection:
         session = add_session(connection, URL)
         add_mapping(connection, session, URL, repo_id=42)
-    other_repo = lookup_repo(engine, repo_id=99, html_url=URL, bind=True)
-    url_only = lookup_repo(engine, html_url=URL)
+    other_repo = lookup_repo(uow, repo_id=99, html_url=URL, bind=True)
+    url_only = lookup_repo(uow, html_url=URL)
     assert not other_repo.matched
     assert mappings_by_session(engine)[session]["providerRepoId"] == 42
     assert (url_only.rule, url_only.would_bind) == (2, False)
     assert "already bound to repository id 42" in url_only.notes[0]
 
 
-def test_rule_three_finds_active_sessions_not_yet_backfilled(engine):
+def test_rule_three_finds_active_sessions_not_yet_backfilled(engine, uow):
     with engine.begin() as connection:
         add_session(connection, "https://github.com/octo/hello", status="DEFERRED", last_activity=later(99))
         older = add_session(connection, "git@github.com:Octo/Hello.git", last_activity=later(1))
@@ -88,7 +93,7 @@ def test_rule_three_finds_active_sessions_not_yet_backfilled(engine):
             connection, "https://github.com/octo/hello/tree/main", status="STUCK", last_activity=later(5)
         )
         add_session(connection, "https://github.com/octo/hello-world")
-    result = lookup_repo(engine, repo_id=5, html_url=URL)
+    result = lookup_repo(uow, repo_id=5, html_url=URL)
     assert (result.rule, result.session["id"], result.candidates) == (3, str(newer), 2)
     assert result.mapping is None and not result.would_bind
     assert str(older) not in str(result.as_dict())
@@ -121,10 +126,10 @@ def template_lab(engine):
     "url",
     [TEMPLATE, "https://GitHub.com/Forgea-Labs/Leaky-Cache.git", "git@github.com:forgea-labs/leaky-cache"],
 )
-def test_a_template_url_is_the_template_of_its_lab_never_a_session(engine, template_lab, url):
+def test_a_template_url_is_the_template_of_its_lab_never_a_session(engine, template_lab, url, uow):
     for result in (
-        lookup_repo(engine, html_url=url),
-        lookup_repo(engine, repo_id=77, html_url=url, bind=True),
+        lookup_repo(uow, html_url=url),
+        lookup_repo(uow, repo_id=77, html_url=url, bind=True),
     ):
         assert (result.matched, result.rule, result.session, result.canonical_url) == (
             False,
@@ -145,9 +150,9 @@ def test_a_template_url_is_the_template_of_its_lab_never_a_session(engine, templ
     assert mappings_by_session(engine) == {}  # bind=True bound nothing
 
 
-def test_another_versions_template_by_url_and_by_template_repo_id(engine, template_lab):
-    by_url = lookup_repo(engine, html_url="https://github.com/Forgea-Labs/Leaky-Cache-V1.git")
-    by_id = lookup_repo(engine, repo_id=9001)
+def test_another_versions_template_by_url_and_by_template_repo_id(uow, template_lab):
+    by_url = lookup_repo(uow, html_url="https://github.com/Forgea-Labs/Leaky-Cache-V1.git")
+    by_id = lookup_repo(uow, repo_id=9001)
     for result in (by_url, by_id):
         assert not result.matched and result.session is None
         assert (result.template.lab_id, result.template.version) == (template_lab["lab"], "v1")
@@ -155,25 +160,25 @@ def test_another_versions_template_by_url_and_by_template_repo_id(engine, templa
     assert by_id.template.repo_id == 9001
 
 
-def test_a_mapping_that_binds_a_template_is_not_a_session(engine, template_lab):
+def test_a_mapping_that_binds_a_template_is_not_a_session(engine, template_lab, uow):
     with engine.begin() as connection:
         add_mapping(connection, template_lab["seed_session"], TEMPLATE, repo_id=4242)
-    for result in (lookup_repo(engine, repo_id=4242), lookup_repo(engine, html_url=TEMPLATE)):
+    for result in (lookup_repo(uow, repo_id=4242), lookup_repo(uow, html_url=TEMPLATE)):
         assert not result.matched and result.template.version == "v2"
         assert any("delete it" in note and str(template_lab["seed_session"]) in note for note in result.notes)
 
 
-def test_a_student_repository_of_the_template_owner_still_matches(engine, template_lab):
-    result = lookup_repo(engine, html_url="https://github.com/Forgea-Labs/leaky-cache-ada")
+def test_a_student_repository_of_the_template_owner_still_matches(uow, template_lab):
+    result = lookup_repo(uow, html_url="https://github.com/Forgea-Labs/leaky-cache-ada")
     assert (result.rule, result.session["id"], result.template) == (3, str(template_lab["student"]), None)
     assert result.as_dict()["templates"] == []
 
 
-def test_nothing_matches(engine):
+def test_nothing_matches(engine, uow):
     with engine.begin() as connection:
         add_session(connection, "https://github.com/someone/else")
-    assert not lookup_repo(engine, repo_id=1).matched
-    result = lookup_repo(engine, html_url=URL)
+    assert not lookup_repo(uow, repo_id=1).matched
+    result = lookup_repo(uow, html_url=URL)
     assert (result.matched, result.canonical_url) == (False, URL)
 
 
@@ -186,9 +191,9 @@ def test_nothing_matches(engine):
         ({"html_url": "https://gitlab.com/o/r"}, RepoUrlRejected),
     ],
 )
-def test_bad_arguments(engine, arguments, error):
+def test_bad_arguments(uow, arguments, error):
     with pytest.raises(error):
-        lookup_repo(engine, **arguments)
+        lookup_repo(uow, **arguments)
 
 
 def waiting_on_locks(engine) -> int:
@@ -204,7 +209,7 @@ def waiting_on_locks(engine) -> int:
 
 
 @pytest.mark.parametrize("second_id", [7, 8], ids=["same-repository", "another-repository"])
-def test_two_concurrent_binders_bind_once(engine, second_id):
+def test_two_concurrent_binders_bind_once(engine, second_id, uow):
     with engine.begin() as connection:
         session = add_session(connection, URL)
         add_mapping(connection, session, URL, source="BACKFILL")
@@ -213,7 +218,7 @@ def test_two_concurrent_binders_bind_once(engine, second_id):
 
     def bind(repo_id: int) -> None:
         try:
-            results.append(lookup_repo(engine, repo_id=repo_id, html_url=URL, bind=True))
+            results.append(lookup_repo(uow, repo_id=repo_id, html_url=URL, bind=True))
         except BaseException as exc:
             errors.append(exc)
 

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forgea_cli import urls
-from forgea_cli.db.mapping_backfill import ProblemRow
+from forgea_cli.db.mapping_backfill import ProblemRow, decode_copy_field
 from forgea_cli.services.mapping import canonicalize_urls
-from forgea_cli.services.mapping.backfill import decode_copy_field, problem_record, stage_line
+from forgea_cli.services.mapping.backfill import problem_record, stage_line
 
 HEAD = b"c0000000-0000-4000-8000-000000000001\tt\t2025-01-01 10:00:00"
 

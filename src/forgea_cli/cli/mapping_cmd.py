@@ -69,7 +69,7 @@ def backfill(
 
     rt = runtime(ctx)
     report = backfill_repo_mappings(
-        rt.engine,
+        rt.uow,
         batch_size=batch_size,
         dry_run=dry_run,
         progress=for_terminal(),
@@ -97,14 +97,12 @@ def resolve_ids(
     continues with what is still PENDING. --dry-run asks GitHub but writes nothing.
     """
     from forgea_cli.cli.progress import for_terminal
-    from forgea_cli.services.mapping import make_resolving_gateway, resolve_repo_ids
+    from forgea_cli.github.factory import make_gateway
+    from forgea_cli.services.mapping import MAX_RATE_LIMIT_WAIT_SECONDS, resolve_repo_ids
 
     rt = runtime(ctx)
-    gateway = make_resolving_gateway(rt.settings)
-    try:
-        report = resolve_repo_ids(rt.engine, gateway, limit=limit, dry_run=dry_run, progress=for_terminal())
-    finally:
-        gateway.close()  # type: ignore[attr-defined]
+    with make_gateway(rt.settings, max_wait_seconds=MAX_RATE_LIMIT_WAIT_SECONDS) as gateway:
+        report = resolve_repo_ids(rt.uow, gateway, limit=limit, dry_run=dry_run, progress=for_terminal())
     if json_output:
         emit_json(report.as_dict())
     else:
@@ -131,7 +129,7 @@ def lookup(
     if repo_id is None and url is None:
         raise InvalidInput("give --repo-id N or --url URL (or both)")
     rt = runtime(ctx)
-    result = lookup_repo(rt.engine, repo_id=repo_id, html_url=url, web_host=rt.settings.github_web_url)
+    result = lookup_repo(rt.uow, repo_id=repo_id, html_url=url, web_host=rt.settings.github_web_url)
     document = result.as_dict()
     if json_output:
         emit_json(document)

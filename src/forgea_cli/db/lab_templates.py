@@ -3,7 +3,7 @@
 The stored spellings are not canonical, so SQL cannot compare them with a canonical URL. These
 queries only fetch candidate rows (all of them, or those whose text mentions an owner and a name, or
 those with a given ``templateRepoId``);
-``forgea_cli.services.lab_templates`` canonicalises them with ``forgea_cli.urls`` and decides.
+``forgea_cli.services.mapping.templates`` canonicalises them with ``forgea_cli.urls`` and decides.
 Labs and versions are few (one row per lab version), so every query here is small.
 """
 

@@ -1,30 +1,32 @@
 """SQL of the repo-mapping backfill: stream unmapped sessions out, stage them, decide, insert in batches.
 
-The rows cross the wire with COPY in PostgreSQL's text format; the service turns each session line
-into a stage line (canonical URL or rejection reason) without building Python objects per column.
-The stage, the lab templates and the plan are temporary tables of the writer connection: a killed
-run leaves nothing behind but the batches it committed.
+The rows cross the wire with COPY in PostgreSQL's text format, and this module is their codec: each
+session line becomes a stage line (canonical URL or rejection reason, decided by the caller's
+function) without building Python objects per column. The stage, the lab templates and the plan
+are temporary tables of the writer connection: a killed run leaves nothing behind but the batches
+it committed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, text
 
-from forgea_cli.db.engine import connect
+from forgea_cli.db.statuses import ACTIVE_SQL
 
-ACTIVE_STATUSES = "('IN_PROGRESS', 'STUCK')"
 # Session settings of the backfill's own connections: sorts and hashes of a million rows in memory.
 SESSION_SETTINGS = {"work_mem": "64MB"}
 RUN_LOCK_KEY = 0x666F726765610006  # 'forgea' + issue 6: one repo-mapping backfill per database
+LINES_PER_WRITE = 2000  # stage lines sent to the writer's COPY at once
 
 # One line per session without a mapping: id, active (t/f), lastActivityAt, userForkUrl.
 UNMAPPED_SESSIONS_COPY = f"""
-COPY (SELECT s."id", s."status" IN {ACTIVE_STATUSES}, s."lastActivityAt", s."userForkUrl"
+COPY (SELECT s."id", s."status" IN {ACTIVE_SQL}, s."lastActivityAt", s."userForkUrl"
       FROM "LabSession" s
       WHERE NOT EXISTS (SELECT 1 FROM "GitHubRepoMapping" m WHERE m."labSessionId" = s."id"))
 TO STDOUT
@@ -43,7 +45,7 @@ CREATE TEMP TABLE repo_mapping_stage (
 )
 """
 
-# The canonical URLs of every lab template (services/lab_templates.py decides them once per run),
+# The canonical URLs of every lab template (services/mapping/templates.py decides them once per run),
 # each with the sentence that names its labs and versions.
 CREATE_TEMPLATES = """
 CREATE TEMP TABLE repo_mapping_templates (
@@ -170,25 +172,78 @@ def _driver(connection: Connection) -> Any:
     return connection.connection.driver_connection
 
 
-@contextmanager
-def unmapped_session_lines(engine: Engine) -> Iterator[Iterator[bytes]]:
-    """COPY text lines (with their newline) of every session without a mapping, on a connection of
-    its own so that reading overlaps the writer's work. One snapshot; nothing is written."""
-    with connect(engine) as reader:
-        apply_session_settings(reader)
-        cursor = _driver(reader).cursor()
-        try:
-            with cursor.copy(UNMAPPED_SESSIONS_COPY) as copy:
-                yield (bytes(row) for row in copy)
-        finally:
-            cursor.close()
-            reader.rollback()
-            reset_session_settings(reader)
-            reader.commit()
+# What the caller's function says about one userForkUrl: (canonical URL, owner, name) when it names a
+# repository, else the rejection reason.
+UrlVerdict = tuple[str, str, str] | str
+
+
+def stage_unmapped_sessions(
+    writer: Connection,
+    reader: Connection,
+    decide: Callable[[str], UrlVerdict],
+    staged: Callable[[int], None] = lambda count: None,
+) -> None:
+    """Every session without a mapping, COPYed out of ``reader`` (one snapshot, nothing written),
+    its URL judged by ``decide``, COPYed into the stage of ``writer`` while PostgreSQL is still
+    producing the next rows; ``staged(n)`` after each write. The reader's session settings are set
+    inside its transaction, so they vanish with its rollback."""
+    apply_session_settings(reader)
+    with _unmapped_session_lines(reader) as lines, _stage_writer(writer) as stage:
+        for chunk in _chunks((stage_line(line, decide) for line in lines), LINES_PER_WRITE):
+            stage.write(b"".join(chunk))
+            staged(len(chunk))
 
 
 @contextmanager
-def stage_writer(connection: Connection) -> Iterator[Any]:
+def _unmapped_session_lines(reader: Connection) -> Iterator[Iterator[bytes]]:
+    """COPY text lines (with their newline) of every session without a mapping."""
+    cursor = _driver(reader).cursor()
+    try:
+        with cursor.copy(UNMAPPED_SESSIONS_COPY) as copy:
+            yield (bytes(row) for row in copy)
+    finally:
+        cursor.close()
+
+
+def stage_line(line: bytes, decide: Callable[[str], UrlVerdict]) -> bytes:
+    """``id\\tactive\\tlastActivityAt\\turl\\n`` (COPY text) → the stage row for that session.
+
+    The first three fields pass through untouched; the URL is the last field (fields never hold a
+    raw tab: COPY escapes it).
+    """
+    head, _, raw_url = line.rpartition(b"\t")
+    verdict = decide(decode_copy_field(raw_url.rstrip(b"\n")))
+    if isinstance(verdict, str):
+        return head + b"\t\\N\t\\N\t\\N\t" + verdict.encode() + b"\n"
+    canonical, owner, name = verdict
+    # Owner, name and host are ASCII without tabs or backslashes (urls.py checks them).
+    return head + f"\t{canonical}\t{owner}\t{name}\t\\N\n".encode()
+
+
+_COPY_ESCAPE = re.compile(rb"\\(.)", re.DOTALL)
+_COPY_ESCAPES = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
+
+
+def decode_copy_field(raw: bytes) -> str:
+    """A text-format COPY TO field as text (COPY TO only emits these single-character escapes)."""
+    if b"\\" in raw:
+        raw = _COPY_ESCAPE.sub(lambda m: _COPY_ESCAPES.get(m.group(1), m.group(1)), raw)
+    return raw.decode("utf-8", errors="replace")
+
+
+def _chunks(lines: Iterator[bytes], size: int) -> Iterator[list[bytes]]:
+    chunk: list[bytes] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+@contextmanager
+def _stage_writer(connection: Connection) -> Iterator[Any]:
     """A psycopg Copy accepting stage lines (``write(bytes)``) into the temporary stage."""
     cursor = _driver(connection).cursor()
     try:
@@ -218,12 +273,11 @@ def insert_batch(connection: Connection, low: int, high: int) -> tuple[int, int]
     return planned, inserted
 
 
-def vacuum_analyze_mappings(engine: Engine) -> None:
+def vacuum_analyze_mappings(connection: Connection) -> None:
     """Statistics for the planner and a visibility map for index-only scans, right after a bulk
-    insert instead of whenever autovacuum gets there. Blocks no reader or writer."""
-    with connect(engine) as connection:
-        autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
-        autocommit.execute(text('VACUUM (ANALYZE) "GitHubRepoMapping"'))
+    insert instead of whenever autovacuum gets there. Blocks no reader or writer. VACUUM runs
+    outside any transaction: ``connection`` is an autocommit one."""
+    connection.execute(text('VACUUM (ANALYZE) "GitHubRepoMapping"'))
 
 
 def problem_rows(connection: Connection, limit: int | None = None) -> Iterator[ProblemRow]:

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, and_, exists, func, not_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from forgea_cli.db.statuses import ACTIVE_STATUSES
 from forgea_cli.db.tables import lab_session, repo_mapping
 
-ACTIVE = ("IN_PROGRESS", "STUCK")
 SESSION_COLUMNS = (
     lab_session.c.id,
     lab_session.c.userId,
@@ -100,7 +100,7 @@ def unmapped_active_sessions_like(connection: Connection, owner: str, name: str)
     query = (
         select(*SESSION_COLUMNS)
         .where(
-            lab_session.c.status.in_(ACTIVE),
+            lab_session.c.status.in_(ACTIVE_STATUSES),
             func.strpos(url, owner.lower()) > 0,
             func.strpos(url, name.lower()) > 0,
             not_(exists().where(repo_mapping.c.labSessionId == lab_session.c.id)),
@@ -108,10 +108,6 @@ def unmapped_active_sessions_like(connection: Connection, owner: str, name: str)
         .order_by(lab_session.c.lastActivityAt.desc(), lab_session.c.id)
     )
     return connection.execute(query).mappings().all()
-
-
-def set_read_only(connection: Connection) -> None:
-    connection.exec_driver_sql("SET TRANSACTION READ ONLY")
 
 
 # -- id resolution ------------------------------------------------------------------------------------------

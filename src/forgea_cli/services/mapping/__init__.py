@@ -3,12 +3,13 @@
 - ``canonicalize_urls`` — `mapping canonicalize`: canonical form or the reason, no database;
 - ``backfill_repo_mappings`` — `mapping backfill` / `backfill repo-mappings`: one PENDING mapping per
   legacy session, conflicts and invalid or template URLs reported, never guessed;
-- ``resolve_repo_ids`` — `mapping resolve-ids`: providerRepoId from GitHub, batched;
+- ``resolve_repo_ids`` — `mapping resolve-ids`: providerRepoId from GitHub, batched, through the
+  gateway it is handed (built by the CLI to wait ``MAX_RATE_LIMIT_WAIT_SECONDS`` for a rate limit);
 - ``lookup_repo`` — `mapping lookup`: the webhook lookup, read-only unless asked to bind;
 - ``templates_of`` / ``all_templates`` — the one decision "is this repository a lab's template".
 
-Each verb lives in a module of its own and is imported on first use, so `mapping canonicalize` never
-loads the database stack.
+Each verb takes a unit-of-work factory (and resolve-ids a gateway), never an engine. It lives in a
+module of its own, imported on first use, so `mapping canonicalize` never loads the database stack.
 """
 
 from __future__ import annotations
@@ -20,11 +21,7 @@ if TYPE_CHECKING:
     from forgea_cli.services.mapping.backfill import backfill_repo_mappings
     from forgea_cli.services.mapping.canonicalize import canonicalize_urls
     from forgea_cli.services.mapping.lookup import LookupResult, lookup_repo
-    from forgea_cli.services.mapping.resolve import (
-        MAX_RATE_LIMIT_WAIT_SECONDS,
-        make_resolving_gateway,
-        resolve_repo_ids,
-    )
+    from forgea_cli.services.mapping.resolve import MAX_RATE_LIMIT_WAIT_SECONDS, resolve_repo_ids
     from forgea_cli.services.mapping.templates import (
         IgnoredTemplate,
         LabTemplate,
@@ -40,7 +37,6 @@ _HOMES = {
     "canonicalize_urls": "canonicalize",
     "backfill_repo_mappings": "backfill",
     "MAX_RATE_LIMIT_WAIT_SECONDS": "resolve",
-    "make_resolving_gateway": "resolve",
     "resolve_repo_ids": "resolve",
     "LookupResult": "lookup",
     "lookup_repo": "lookup",
@@ -64,7 +60,6 @@ __all__ = [
     "canonicalize_urls",
     "describe_all",
     "lookup_repo",
-    "make_resolving_gateway",
     "resolve_repo_ids",
     "templates_from_rows",
     "templates_of",

@@ -1,8 +1,5 @@
-"""Repo mapping: `mapping canonicalize` (pure, no database).
-
-The other mapping services have a module each: ``mapping_backfill.backfill_repo_mappings``,
-``mapping_resolve.resolve_repo_ids`` and ``mapping_lookup.lookup_repo``.
-"""
+"""`mapping canonicalize`: the canonical form of repository URLs, or why each is rejected (pure,
+no database)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@
 Without a repository id (``forgea mapping lookup --url``) nothing can contradict a bound mapping, so
 rule 2 also reports a mapping whose id is already bound, with that id.
 
-Before any rule, a lab's template repository is recognised (``services.lab_templates``): by its
+Before any rule, a lab's template repository is recognised (``services.mapping.templates``): by its
 canonical URL, by ``LabVersion.templateRepoId``, or as the URL of the mapping rule 1 finds. The
 answer is then "template of lab X, version V" (``templates``), never a session, even where a legacy
 session names the template as its fork.
@@ -18,17 +18,15 @@ session names the template as its fork.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from forgea_cli.db import mapping_queries as q
-from forgea_cli.db.uow import UnitOfWork
+from forgea_cli.db.uow import Connection, UnitOfWorkFactory
 from forgea_cli.errors import InvalidInput
 from forgea_cli.services.mapping import templates as lab_templates
 from forgea_cli.urls import DEFAULT_WEB_HOST, RepoUrlRejected, canonical_repo_url, redact_url
-
-if TYPE_CHECKING:
-    from sqlalchemy import Connection, Engine, RowMapping
 
 RULES = {
     1: "repository id (providerRepoId)",
@@ -75,7 +73,7 @@ class LookupResult:
 
 
 def lookup_repo(
-    engine: Engine,
+    uow: UnitOfWorkFactory,
     *,
     repo_id: int | None = None,
     html_url: str | None = None,
@@ -84,11 +82,10 @@ def lookup_repo(
 ) -> LookupResult:
     """Read-only unless ``bind``; ``bind`` needs both the repository id and its html_url."""
     _check_arguments(repo_id, html_url, bind)
-    with UnitOfWork(engine) as uow:
-        if not bind:
-            q.set_read_only(uow.connection)
-        result = _lookup(uow.connection, repo_id, html_url, bind, web_host)
-        uow.commit()
+    with uow(read_only=not bind) as unit:
+        result = _lookup(unit.connection, repo_id, html_url, bind, web_host)
+        if bind:
+            unit.commit()
     return result
 
 
@@ -126,7 +123,7 @@ def _lookup(
 def _template(
     canonical: str | None,
     templates: tuple[lab_templates.LabTemplate, ...],
-    mapped_by: RowMapping | None = None,
+    mapped_by: Mapping[str, Any] | None = None,
 ) -> LookupResult:
     """No session: the repository is a lab's template (rules 1 to 3 are not asked)."""
     result = LookupResult(None, canonical or templates[0].canonical_url, templates=templates)
@@ -141,7 +138,7 @@ def _template(
 
 def _rule_two(
     connection: Connection,
-    row: RowMapping,
+    row: Mapping[str, Any],
     canonical: str,
     repo_id: int | None,
     html_url: str,
@@ -191,7 +188,7 @@ def _canonical_or_none(url: str, web_host: str) -> str | None:
         return None
 
 
-def _from_mapping(rule: int, row: RowMapping, canonical: str | None = None) -> LookupResult:
+def _from_mapping(rule: int, row: Mapping[str, Any], canonical: str | None = None) -> LookupResult:
     mapping = {
         "id": str(row["id"]),
         "providerRepoId": row["providerRepoId"],

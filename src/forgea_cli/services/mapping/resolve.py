@@ -13,30 +13,25 @@ canonicalUrl keeps the URL the session was created with (see docs/mapping.md).
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from forgea_cli.db import mapping_queries as q
-from forgea_cli.db.engine import connect
-from forgea_cli.db.uow import UnitOfWork
+from forgea_cli.db.uow import Connection, UnitOfWorkFactory
 from forgea_cli.errors import GitHubError, InvalidInput
 from forgea_cli.github.gateway import GitHubGateway, RepoInfo
 from forgea_cli.progress import NoProgress, Progress
 from forgea_cli.services.rollout.batching import BackfillReport
 
-if TYPE_CHECKING:
-    from sqlalchemy import Connection, Engine
-
-    from forgea_cli.settings import Settings
-
 NAME = "repo-ids"
 PAGE_SIZE = 100  # GitHub's GraphQL node limit per request, and our aliases per query
 CONFLICTS_SHOWN = 20
-# A primary rate limit resets within the hour: wait for it rather than give up.
+# What the gateway handed to resolve-ids should wait out (the CLI builds it so): a primary rate
+# limit resets within the hour, so wait for it rather than give up.
 MAX_RATE_LIMIT_WAIT_SECONDS = 3700.0
 
 
 def resolve_repo_ids(
-    engine: Engine,
+    uow: UnitOfWorkFactory,
     gateway: GitHubGateway,
     *,
     limit: int | None = None,
@@ -45,22 +40,22 @@ def resolve_repo_ids(
     page_size: int = PAGE_SIZE,
 ) -> BackfillReport:
     """Look PENDING mappings up on GitHub: RESOLVED with the id, or NOT_FOUND. ``dry_run`` asks
-    GitHub (read-only) and reports the verdicts without writing them."""
+    GitHub (read-only) and reports the verdicts without writing them. The caller owns ``gateway``
+    (and closes it); build it to wait ``MAX_RATE_LIMIT_WAIT_SECONDS`` for a rate limit."""
     if limit is not None and limit < 1:
         raise InvalidInput("--limit must be at least 1")
     if not 1 <= page_size <= PAGE_SIZE:
         raise InvalidInput(f"page size must be between 1 and {PAGE_SIZE}")
     progress = progress or NoProgress()
     report = BackfillReport(NAME, dry_run)
-    with connect(engine) as connection:
-        pending = q.count_pending(connection)
-        report.pending = pending if limit is None else min(pending, limit)
-        connection.rollback()
+    with uow(read_only=True) as unit:
+        pending = q.count_pending(unit.connection)
+    report.pending = pending if limit is None else min(pending, limit)
     tally: Counter[str] = Counter()
     conflicts: list[dict[str, Any]] = []
     progress.start("resolving repository ids", report.pending)
     try:
-        _resolve_pages(engine, gateway, report, tally, conflicts, page_size, progress)
+        _resolve_pages(uow, gateway, report, tally, conflicts, page_size, progress)
     except GitHubError as exc:
         raise type(exc)(
             f"{exc.message} — {_so_far(tally, dry_run)}; rerun to continue", hint=exc.hint
@@ -79,16 +74,8 @@ def resolve_repo_ids(
     return report
 
 
-def make_resolving_gateway(settings: Settings, **options: Any) -> GitHubGateway:
-    """The gateway for resolve-ids: it waits out a primary rate limit until its hourly reset."""
-    from forgea_cli.github.factory import make_gateway
-
-    options.setdefault("max_wait_seconds", MAX_RATE_LIMIT_WAIT_SECONDS)
-    return make_gateway(settings, **options)
-
-
 def _resolve_pages(
-    engine: Engine,
+    uow: UnitOfWorkFactory,
     gateway: GitHubGateway,
     report: BackfillReport,
     tally: Counter[str],
@@ -99,17 +86,16 @@ def _resolve_pages(
     after = None
     remaining = report.pending
     while remaining > 0:
-        with connect(engine) as connection:
-            page = q.pending_page(connection, after, min(page_size, remaining))
-            connection.rollback()
+        with uow(read_only=True) as reader:
+            page = q.pending_page(reader.connection, after, min(page_size, remaining))
         if not page:
             return
         found = gateway.lookup_many([mapping.full_name for mapping in page])  # one GraphQL request
         report.batches += 1
-        with UnitOfWork(engine) as uow:
-            outcome = _record_page(uow.connection, page, found, conflicts)
+        with uow() as writer:
+            outcome = _record_page(writer.connection, page, found, conflicts)
             if not report.dry_run:
-                uow.commit()
+                writer.commit()
         tally.update(outcome)
         report.changed += outcome["resolved"] + outcome["not_found"]
         remaining -= len(page)

@@ -16,7 +16,8 @@ A stored template URL that is not a repository on the configured web host (a typ
 cannot name any repository a session or webhook names: it is ignored, and returned in
 ``Templates.ignored`` so the caller can say so.
 
-Connections are those of ``forgea_cli.db`` (this module passes them through untouched).
+The connection is that of the caller's unit of work (this module passes it to ``db.lab_templates``
+untouched), so the question is asked inside the caller's transaction.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from forgea_cli.db import lab_templates as sql
+from forgea_cli.db.uow import Connection
 from forgea_cli.urls import DEFAULT_WEB_HOST, RepoUrlRejected, parse_repo_url, redact_url
 
 __all__ = ["IgnoredTemplate", "LabTemplate", "Templates", "all_templates", "templates_of"]
@@ -153,13 +155,13 @@ def _order(item: LabTemplate | IgnoredTemplate) -> tuple[str, str, str]:
     return (item.lab_title, str(item.lab_id), item.version)
 
 
-def all_templates(connection: Any, web_host: str = DEFAULT_WEB_HOST) -> Templates:
+def all_templates(connection: Connection, web_host: str = DEFAULT_WEB_HOST) -> Templates:
     """Every template of every lab and version, canonicalised once (the backfill's set)."""
     return templates_from_rows(sql.all_template_rows(connection), web_host)
 
 
 def templates_of(
-    connection: Any,
+    connection: Connection,
     *canonical_urls: str,
     repo_id: int | None = None,
     web_host: str = DEFAULT_WEB_HOST,
