@@ -8,16 +8,32 @@ import typer
 
 from forgea_cli.cli import output
 from forgea_cli.cli.groups import command_group
-from forgea_cli.cli.options import DryRun, Json, LockTimeout, Yes
+from forgea_cli.cli.options import DryRun, Json, LockRetries, LockTimeout, Yes
 from forgea_cli.cli.runtime import runtime
 
 app = command_group("migrate")
 
 
-def _timeouts(lock_timeout: str):
+DEFAULT_LOCK_TIMEOUT = "300ms"
+DEFAULT_LOCK_RETRIES = 10
+
+
+def _timeouts(lock_timeout: str, lock_retries: int = DEFAULT_LOCK_RETRIES):
     from forgea_cli.services.rollout import Timeouts
 
-    return Timeouts(lock_timeout=lock_timeout)
+    return Timeouts(lock_timeout=lock_timeout, lock_retries=lock_retries)
+
+
+def _say_retry(retry) -> None:
+    held = "; ".join(b.describe() for b in retry.blockers) or "a session that had already let go"
+    output.say(
+        f"revision {_after(retry.revision)} could not get its lock within lock_timeout (held by {held}); "
+        f"rolled back, retry {retry.attempt}/{retry.retries} in {retry.wait_seconds:.1f} s"
+    )
+
+
+def _after(revision: str | None) -> str:
+    return f"after {revision}" if revision else "after base"
 
 
 @app.command()
@@ -55,16 +71,22 @@ def upgrade(
     ctx: typer.Context,
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
     dry_run: DryRun = False,
-    lock_timeout: LockTimeout = "5s",
+    lock_timeout: LockTimeout = DEFAULT_LOCK_TIMEOUT,
+    lock_retries: LockRetries = DEFAULT_LOCK_RETRIES,
 ) -> None:
-    """Apply revisions up to REV (default: head). --dry-run prints the SQL instead."""
+    """Apply revisions up to REV (default: head). --dry-run prints the SQL instead.
+
+    Each statement waits at most --lock-timeout for its lock; a revision that times out is rolled
+    back (not stamped) and retried up to --lock-retries times, each retry printed with the holder.
+    """
     from forgea_cli.services import rollout
 
     uow = runtime(ctx).uow
+    timeouts = _timeouts(lock_timeout, lock_retries)
     if dry_run:
-        typer.echo(rollout.upgrade_sql(uow, revision), nl=False)
+        typer.echo(rollout.upgrade_sql(uow, revision, timeouts), nl=False)
         return
-    before, after = rollout.upgrade(uow, revision, _timeouts(lock_timeout))
+    before, after = rollout.upgrade(uow, revision, timeouts, on_retry=_say_retry)
     output.say(f"upgraded {before or 'base'} -> {after}" if before != after else f"already at {after}")
 
 
@@ -74,17 +96,19 @@ def downgrade(
     revision: Annotated[str, typer.Argument(help="Target revision (e.g. 0001_baseline).")],
     dry_run: DryRun = False,
     yes: Yes = False,
-    lock_timeout: LockTimeout = "5s",
+    lock_timeout: LockTimeout = DEFAULT_LOCK_TIMEOUT,
+    lock_retries: LockRetries = DEFAULT_LOCK_RETRIES,
 ) -> None:
     """Revert revisions down to REV. Asks first unless --yes; --dry-run prints the SQL."""
     from forgea_cli.services import rollout
 
     uow = runtime(ctx).uow
+    timeouts = _timeouts(lock_timeout, lock_retries)
     if dry_run:
-        typer.echo(rollout.downgrade_sql(uow, revision), nl=False)
+        typer.echo(rollout.downgrade_sql(uow, revision, timeouts), nl=False)
         return
     output.confirm_or_abort(f"Downgrade the schema to {revision}?", yes=yes)
-    before, after = rollout.downgrade(uow, revision, _timeouts(lock_timeout))
+    before, after = rollout.downgrade(uow, revision, timeouts, on_retry=_say_retry)
     output.say(f"downgraded {before or 'base'} -> {after}" if before != after else f"already at {after}")
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import tenacity
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -28,11 +30,19 @@ LOCK_NOT_AVAILABLE = "55P03"
 
 @dataclass(frozen=True)
 class Timeouts:
-    lock_timeout: str = "5s"
+    """How long a revision may wait, and how often it tries again (the migration is the victim).
+
+    A statement that cannot get its lock within ``lock_timeout`` gives up, so the web app's writers
+    queue behind it for at most that long; the revision is rolled back and retried after an
+    exponential backoff with jitter, up to ``lock_retries`` times.
+    """
+
+    lock_timeout: str = "300ms"
     statement_timeout: str = "30min"
-    lock_wait_seconds: float = 10.0
-    lock_retries: int = 3  # attempts per run when a DDL statement hits lock_timeout
-    lock_retry_pause: float = 1.0
+    lock_wait_seconds: float = 10.0  # the advisory lock between two forgea migrations
+    lock_retries: int = 10
+    retry_initial: float = 0.5  # seconds before the first retry; doubles, with jitter, up to:
+    retry_max: float = 8.0
 
 
 @dataclass(frozen=True)
@@ -111,15 +121,139 @@ def locked_connection(engine: Engine, timeouts: Timeouts) -> Iterator[Connection
             yield connection
 
 
-def _explain_database_error(exc: DBAPIError) -> OperationFailed:
-    sqlstate = getattr(exc.orig, "sqlstate", None)
+@dataclass(frozen=True)
+class Blocker:
+    """A session holding a lock a revision waited for (pg_blocking_pids of the migration's backend)."""
+
+    pid: int
+    application_name: str
+    state: str
+    query_start: str
+    query: str
+
+    def describe(self) -> str:
+        app = self.application_name or "no application_name"
+        return f"pid {self.pid} ({app}, {self.state}, query started {self.query_start}): {self.query}"
+
+
+@dataclass(frozen=True)
+class LockRetry:
+    """Reported before each retry: which revision waited, for whom, and how long until the next try."""
+
+    attempt: int
+    retries: int
+    wait_seconds: float
+    revision: str | None
+    blockers: tuple[Blocker, ...]
+
+
+class LockNotGranted(OperationFailed):
+    def __init__(self, message: str, blockers: tuple[Blocker, ...], *, hint: str) -> None:
+        super().__init__(message, hint=hint)
+        self.blockers = blockers
+
+
+def _is_lock_timeout(exc: BaseException) -> bool:
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == LOCK_NOT_AVAILABLE
+
+
+def _explain_database_error(exc: DBAPIError, watch: BlockerWatch | None = None) -> OperationFailed:
     first_line = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-    if sqlstate == LOCK_NOT_AVAILABLE:
-        return OperationFailed(
-            f"migration gave up waiting for a table lock ({first_line}); the revision was rolled back",
-            hint="the web app holds long transactions; rerun, or raise --lock-timeout",
+    if _is_lock_timeout(exc):
+        blockers = watch.last_seen if watch else ()
+        held_by = (
+            "; ".join(b.describe() for b in blockers)
+            or "a session that had let go by the time it was looked up"
+        )
+        return LockNotGranted(
+            f"migration gave up waiting for a table lock ({first_line}); the revision was rolled back and "
+            f"not stamped; the lock was held by {held_by}",
+            blockers,
+            hint="rerun when that transaction has ended, or raise --lock-retries / --lock-timeout",
         )
     return OperationFailed(f"migration failed: {first_line}; the revision was rolled back")
+
+
+class BlockerWatch:
+    """Who blocks the migration's backend, polled from a second connection while revisions run, so a
+    lock timeout can name the holder (by then the wait is over and pg_locks no longer shows it)."""
+
+    def __init__(self, engine: Engine, pid: int, interval: float = 0.05) -> None:
+        self._engine, self._pid, self._interval = engine, pid, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="forgea-blocker-watch", daemon=True)
+        self.last_seen: tuple[Blocker, ...] = ()
+
+    def __enter__(self) -> BlockerWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        try:
+            with self._engine.connect() as connection:
+                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+                while not self._stop.wait(self._interval):
+                    found = tuple(
+                        Blocker(**row) for row in connection.execute(_BLOCKERS, {"pid": self._pid}).mappings()
+                    )
+                    if found:
+                        self.last_seen = found
+        except DBAPIError:  # the watch is best effort: a refused connection only loses the holder's name
+            return
+
+
+_BLOCKERS = text(
+    """SELECT a.pid, coalesce(a.application_name, '') AS application_name, coalesce(a.state, '') AS state,
+              coalesce(to_char(a.query_start, 'YYYY-MM-DD HH24:MI:SS TZ'), '') AS query_start,
+              left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 120) AS query
+       FROM pg_stat_activity a WHERE a.pid = ANY(pg_blocking_pids(:pid)) ORDER BY a.pid"""
+)
+
+
+def _run_with_lock_retries(
+    connection: Connection,
+    timeouts: Timeouts,
+    step: Callable[[], None],
+    on_retry: Callable[[LockRetry], None] | None,
+) -> None:
+    """Run ``step`` (one Alembic command), retrying it when a revision's lock wait timed out."""
+    pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    connection.commit()
+    with BlockerWatch(connection.engine, pid) as watch:
+
+        def report(state: tenacity.RetryCallState) -> None:
+            if on_retry is not None:
+                wait = state.next_action.sleep if state.next_action else 0.0
+                on_retry(
+                    LockRetry(
+                        state.attempt_number,
+                        timeouts.lock_retries,
+                        wait,
+                        current_revision(connection),
+                        watch.last_seen,
+                    )
+                )
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(_is_lock_timeout),
+            stop=tenacity.stop_after_attempt(timeouts.lock_retries + 1),
+            wait=tenacity.wait_exponential(multiplier=timeouts.retry_initial, max=timeouts.retry_max)
+            + tenacity.wait_random(0, timeouts.retry_initial),
+            before_sleep=report,
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    if connection.in_transaction():
+                        connection.rollback()
+                    step()
+        except DBAPIError as exc:
+            raise _explain_database_error(exc, watch) from exc
 
 
 def engine_of(database: Engine | UnitOfWorkFactory) -> Engine:
@@ -137,27 +271,27 @@ def upgrade(
     target: str = "head",
     timeouts: Timeouts = Timeouts(),
     attributes: dict[str, Any] | None = None,
+    on_retry: Callable[[LockRetry], None] | None = None,
 ) -> tuple[str | None, str]:
     with locked_connection(engine_of(engine), timeouts) as connection:
         before = current_revision(connection)
         connection.commit()  # alembic must start outside a transaction to run one per revision
-        try:
-            command.upgrade(alembic_config(connection, attributes=attributes), target)
-        except DBAPIError as exc:
-            raise _explain_database_error(exc) from exc
+        config = alembic_config(connection, attributes=attributes)
+        _run_with_lock_retries(connection, timeouts, lambda: command.upgrade(config, target), on_retry)
         return before, current_revision(connection) or "base"
 
 
 def downgrade(
-    engine: Engine | UnitOfWorkFactory, target: str, timeouts: Timeouts = Timeouts()
+    engine: Engine | UnitOfWorkFactory,
+    target: str,
+    timeouts: Timeouts = Timeouts(),
+    on_retry: Callable[[LockRetry], None] | None = None,
 ) -> tuple[str | None, str]:
     with locked_connection(engine_of(engine), timeouts) as connection:
         before = current_revision(connection)
         connection.commit()  # alembic must start outside a transaction to run one per revision
-        try:
-            command.downgrade(alembic_config(connection), target)
-        except DBAPIError as exc:
-            raise _explain_database_error(exc) from exc
+        config = alembic_config(connection)
+        _run_with_lock_retries(connection, timeouts, lambda: command.downgrade(config, target), on_retry)
         return before, current_revision(connection) or "base"
 
 
@@ -169,11 +303,17 @@ def stamp(connection: Connection, revision: str) -> None:
 
 
 def render_sql(
-    current: str | None, target: str, *, downgrade_to: bool = False, attributes: dict[str, Any] | None = None
+    current: str | None,
+    target: str,
+    *,
+    downgrade_to: bool = False,
+    attributes: dict[str, Any] | None = None,
+    timeouts: Timeouts = Timeouts(),
 ) -> str:
     """The SQL an upgrade (or downgrade) would run, rendered offline; nothing is executed."""
     buffer = io.StringIO()
-    config = alembic_config(output=buffer, attributes=attributes)
+    settings = {"lock_timeout": timeouts.lock_timeout, "statement_timeout": timeouts.statement_timeout}
+    config = alembic_config(output=buffer, attributes={**settings, **(attributes or {})})
     if downgrade_to:
         command.downgrade(config, f"{current or 'base'}:{target}", sql=True)
     elif current:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from forgea_cli.db import migrations
@@ -9,6 +10,8 @@ from forgea_cli.db.uow import UnitOfWorkFactory
 
 BASELINE = "0001_baseline"
 Timeouts = migrations.Timeouts
+LockRetry = migrations.LockRetry
+OnRetry = Callable[[LockRetry], None] | None
 
 
 @dataclass(frozen=True)
@@ -36,17 +39,23 @@ def history() -> list[migrations.Revision]:
     return migrations.history()
 
 
-def upgrade(uow: UnitOfWorkFactory, target: str, timeouts: Timeouts) -> tuple[str | None, str]:
-    return migrations.upgrade(uow, target, timeouts)
+def upgrade(
+    uow: UnitOfWorkFactory, target: str, timeouts: Timeouts, *, on_retry: OnRetry = None
+) -> tuple[str | None, str]:
+    return migrations.upgrade(uow, target, timeouts, on_retry=on_retry)
 
 
-def downgrade(uow: UnitOfWorkFactory, target: str, timeouts: Timeouts) -> tuple[str | None, str]:
-    return migrations.downgrade(uow, target, timeouts)
+def downgrade(
+    uow: UnitOfWorkFactory, target: str, timeouts: Timeouts, *, on_retry: OnRetry = None
+) -> tuple[str | None, str]:
+    return migrations.downgrade(uow, target, timeouts, on_retry=on_retry)
 
 
-def upgrade_sql(uow: UnitOfWorkFactory, target: str) -> str:
-    return migrations.render_sql(migrations.current_revision_of(uow), target)
+def upgrade_sql(uow: UnitOfWorkFactory, target: str, timeouts: Timeouts = Timeouts()) -> str:
+    return migrations.render_sql(migrations.current_revision_of(uow), target, timeouts=timeouts)
 
 
-def downgrade_sql(uow: UnitOfWorkFactory, target: str) -> str:
-    return migrations.render_sql(migrations.current_revision_of(uow), target, downgrade_to=True)
+def downgrade_sql(uow: UnitOfWorkFactory, target: str, timeouts: Timeouts = Timeouts()) -> str:
+    return migrations.render_sql(
+        migrations.current_revision_of(uow), target, downgrade_to=True, timeouts=timeouts
+    )
