@@ -330,7 +330,15 @@ def test_builtin_shape_is_used_without_the_corpus(tmp_path: Path) -> None:
 
 
 def test_standalone_server_serves_until_terminated() -> None:
-    command = [sys.executable, "-m", "forgea_cli.testing.github_server", "--port", "0", "--template", "labs/t"]
+    command = [
+        sys.executable,
+        "-m",
+        "forgea_cli.testing.github_server",
+        "--port",
+        "0",
+        "--template",
+        "labs/t",
+    ]
     with subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, text=True) as process:
         try:
             assert process.stdout is not None
