@@ -27,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `tests.fakes` an
 from bench.common import bench_server, print_table, scratch_database
 from forgea_cli.db import migrations
 from forgea_cli.db.engine import make_engine
+from forgea_cli.db.uow import unit_of_work_factory
 from forgea_cli.github.pacing import MINUTE, CreationPacer
 from forgea_cli.github.pygithub_gateway import PyGithubGateway
-from forgea_cli.services.sessions.plan import CreationConfig
-from forgea_cli.services.sessions.roster import RosterRow, run_roster
+from forgea_cli.services.sessions import CreationConfig, RosterRow, run_roster
 from forgea_cli.testing.github_server import FakeGitHub
 
 TOKEN = "bench-token"
@@ -109,6 +109,7 @@ def run(engine, lab_id: uuid.UUID, args: argparse.Namespace, scale: float) -> No
     pacer = CreationPacer(per_minute=args.per_minute, per_hour=500, clock=clock.now, sleep=clock.sleep)
     rows = [RosterRow(n + 2, None, f"bench{n + 1}@example.edu", None) for n in range(args.students)]
     config = CreationConfig(org=ORG, repo_prefix="forgea-", actor="bench:roster")
+    uow = unit_of_work_factory(engine)
     with FakeGitHub(token=TOKEN) as fake:
         fake.add_repo(TEMPLATE, is_template=True)
         fake.latency_seconds = args.latency
@@ -120,14 +121,14 @@ def run(engine, lab_id: uuid.UUID, args: argparse.Namespace, scale: float) -> No
 
         started = time.perf_counter()
         report = run_roster(
-            engine, make_gateway, config, lab=str(lab_id), lab_version=None, rows=rows, workers=args.workers
+            uow, make_gateway, config, lab=str(lab_id), lab_version=None, rows=rows, workers=args.workers
         )
         wall = time.perf_counter() - started
         requests = fake.request_count()
         refused = fake.refused_by_cap
 
         rerun_started = time.perf_counter()
-        rerun = run_roster(engine, make_gateway, config, lab=str(lab_id), lab_version=None, rows=rows)
+        rerun = run_roster(uow, make_gateway, config, lab=str(lab_id), lab_version=None, rows=rows)
         rerun_wall = time.perf_counter() - rerun_started
         rerun_requests = fake.request_count() - requests
 

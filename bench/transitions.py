@@ -52,10 +52,12 @@ def run_for(seconds: float, workers: int, make_worker) -> float:
 
 def tool_worker(url: str, sessions: list[list[uuid.UUID]]):
     from forgea_cli.db.engine import make_engine
+    from forgea_cli.db.uow import unit_of_work_factory
     from forgea_cli.lifecycle import Status
-    from forgea_cli.services.sessions.transitions import TransitionRequest, transition_session
+    from forgea_cli.services.sessions import TransitionRequest, transition_session
 
     engine = make_engine(url, pool_size=len(sessions))
+    uow = unit_of_work_factory(engine)
 
     def make(index, stop, counts):
         def work():
@@ -63,7 +65,7 @@ def tool_worker(url: str, sessions: list[list[uuid.UUID]]):
             while not stop.is_set():
                 for session_id, status in state.items():
                     target = OTHER[status]
-                    transition_session(engine, TransitionRequest(session_id, Status(target), "bench:tool"))
+                    transition_session(uow, TransitionRequest(session_id, Status(target), "bench:tool"))
                     state[session_id] = target
                     counts[index] += 1
 

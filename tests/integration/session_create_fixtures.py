@@ -41,5 +41,6 @@ def make_gateway(fake_github: FakeGitHub) -> Iterator[Callable[..., PyGithubGate
 
 
 @pytest.fixture
-def engine(seeded: Seeded, engine_for):
-    return engine_for(seeded.url)
+def uow(seeded: Seeded, uow_for):
+    """The unit-of-work factory the services take, on the seeded database."""
+    return uow_for(seeded.url)

@@ -31,20 +31,19 @@ class RivalAppears:
 
 
 @pytest.fixture
-def landscape(seeded, fake_github, make_gateway, engine):
+def landscape(seeded, fake_github, make_gateway, uow):
     """One repository of each kind the reconciler must tell apart."""
     gateway = make_gateway()
     users = seeded.users
-    in_use = create_session(engine, gateway, CONFIG, spec(seeded)).result["repoFullName"]
+    in_use = create_session(uow, gateway, CONFIG, spec(seeded)).result["repoFullName"]
 
     fake_github.fail_next("delete", 5, status=500)
     with pytest.raises(ActiveSessionExists):
-        create_session(engine, RivalAppears(gateway, seeded), CONFIG, spec(seeded, user=users[1][1]))
+        create_session(uow, RivalAppears(gateway, seeded), CONFIG, spec(seeded, user=users[1][1]))
     [cleanup] = [k["repoFullName"] for k in seeded.key_rows() if k["errorCode"] == "REPO_CLEANUP_PENDING"]
 
-    with engine.connect() as conn:
-        plan = session_plan.resolve_plan(conn, CONFIG, spec(seeded, user=users[2][1]))
-    row, _lease = session_create.start(engine, CONFIG, plan)  # a run that died right after GitHub answered
+    plan = session_plan.plan_session(uow, CONFIG, spec(seeded, user=users[2][1]))
+    row, _lease = session_create.start(uow, CONFIG, plan)  # a run that died right after GitHub answered
     held = gateway.create_from_template(
         "forgea-labs/leak-hunt-template", ORG, plan.repo_name(CONFIG, row.planned_session_id)
     ).full_name
@@ -61,7 +60,7 @@ def landscape(seeded, fake_github, make_gateway, engine):
     )
 
     gone_user = seeded.add_user("gone@example.edu")
-    gone = create_session(engine, gateway, CONFIG, spec(seeded, user="gone@example.edu")).result
+    gone = create_session(uow, gateway, CONFIG, spec(seeded, user="gone@example.edu")).result
     gateway.delete_repo(gone["repoFullName"])
     assert gone_user
     return {
@@ -121,12 +120,12 @@ def test_execute_needs_confirmation_then_deletes_only_the_orphans(
 
 
 def test_a_repository_claimed_between_scan_and_delete_is_left_alone(
-    seeded, fake_github, make_gateway, engine, landscape
+    seeded, fake_github, make_gateway, uow, landscape
 ):
     from forgea_cli.services.sessions import reconcile
 
     gateway = make_gateway()
-    report = reconcile.reconcile(engine, gateway, CONFIG)
+    report = reconcile.reconcile_repos(uow, gateway, CONFIG)
     orphan = next(o for o in report.orphans if o.full_name == landscape["orphan"])
     repo_id = orphan.repo_id
     session_id = sql(seeded.url, 'SELECT id FROM "LabSession" LIMIT 1')[0][0]
@@ -137,6 +136,6 @@ def test_a_repository_claimed_between_scan_and_delete_is_left_alone(
         "resolution, source) VALUES (%s, %s, %s, %s, %s, 'RESOLVED', 'MANUAL')",
         (session_id, repo_id, ORG, "x", f"https://github.com/{landscape['orphan']}".lower()),
     )
-    reconcile.delete_orphans(engine, gateway, CONFIG, report)
+    reconcile.delete_orphans(uow, gateway, CONFIG, report)
     assert orphan.skipped == "in use by now" and not orphan.deleted
     assert landscape["orphan"] in our_repos(fake_github)

@@ -15,16 +15,16 @@ pytest_plugins = ("tests.integration.session_create_fixtures",)
 CALLERS = 20
 
 
-def test_twenty_concurrent_callers_with_the_same_key(seeded, fake_github, make_gateway, engine_for):
+def test_twenty_concurrent_callers_with_the_same_key(seeded, fake_github, make_gateway, uow_for):
     fake_github.latency_seconds = 0.05  # keeps the winner inside GitHub while the others arrive
-    engines = [engine_for(seeded.url) for _ in range(CALLERS)]  # separate pools: real concurrent connections
+    factories = [uow_for(seeded.url) for _ in range(CALLERS)]  # separate pools: real concurrent connections
     gateways = [make_gateway() for _ in range(CALLERS)]
     start = threading.Barrier(CALLERS)
 
     def call(n: int):
         start.wait()
         try:
-            return create_session(engines[n], gateways[n], CONFIG, spec(seeded))
+            return create_session(factories[n], gateways[n], CONFIG, spec(seeded))
         except InProgress as exc:
             return exc
 

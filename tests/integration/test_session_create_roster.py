@@ -48,13 +48,13 @@ def roster_lines(seeded) -> list[str]:
 
 
 def test_a_roster_creates_each_student_once_and_reports_bad_rows(
-    seeded, fake_github, make_gateway, engine, tmp_path
+    seeded, fake_github, make_gateway, uow, tmp_path
 ):
     fake_github.add_repo("student-two/leak-hunt")
     pacer = CountingPacer()
     rows = roster.read_roster(write(tmp_path / "roster.csv", roster_lines(seeded)))
     report = roster.run_roster(
-        engine, lambda: make_gateway(pacer=pacer), CONFIG, lab=str(seeded.lab_id), lab_version=None, rows=rows
+        uow, lambda: make_gateway(pacer=pacer), CONFIG, lab=str(seeded.lab_id), lab_version=None, rows=rows
     )
 
     by_line = {row.line: row for row in report.rows}
@@ -72,13 +72,13 @@ def test_a_roster_creates_each_student_once_and_reports_bad_rows(
 
 
 def test_a_rerun_of_the_roster_in_another_order_replays_everything(
-    seeded, fake_github, make_gateway, engine, tmp_path
+    seeded, fake_github, make_gateway, uow, tmp_path
 ):
     for n in range(3, 12):
         seeded.add_user(f"student{n}@example.edu")
     lines = ["email"] + [email for _id, email in seeded.users]
     first = roster.run_roster(
-        engine,
+        uow,
         make_gateway,
         CONFIG,
         lab=str(seeded.lab_id),
@@ -89,7 +89,7 @@ def test_a_rerun_of_the_roster_in_another_order_replays_everything(
     generated = fake_github.request_count("generate")
     shuffled = [lines[0], *reversed(lines[1:])]
     second = roster.run_roster(
-        engine,
+        uow,
         make_gateway,
         CONFIG,
         lab=str(seeded.lab_id),
@@ -102,10 +102,10 @@ def test_a_rerun_of_the_roster_in_another_order_replays_everything(
     assert len(our_repos(fake_github)) == 12 and seeded.counts()["sessions"] == 12
 
 
-def test_a_roster_dry_run_writes_nothing(seeded, fake_github, make_gateway, engine, tmp_path):
+def test_a_roster_dry_run_writes_nothing(seeded, fake_github, make_gateway, uow, tmp_path):
     rows = roster.read_roster(write(tmp_path / "r.csv", ["user_id", str(seeded.user_id), "", "bad"]))
     report = roster.run_roster(
-        engine, make_gateway, CONFIG, lab=str(seeded.lab_id), lab_version=None, rows=rows, dry_run=True
+        uow, make_gateway, CONFIG, lab=str(seeded.lab_id), lab_version=None, rows=rows, dry_run=True
     )
     assert [r.status for r in report.rows] == ["would-create", "failed"]
     assert seeded.counts()["keys"] == 0 and {e.method for e in fake_github.request_log} == {"GET"}

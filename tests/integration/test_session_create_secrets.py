@@ -83,12 +83,12 @@ def test_500s_then_success_show_no_token(forgea, seeded, fake_github, tmp_path, 
 
 
 def test_500s_until_giving_up_leave_no_token_in_the_exception_chain(
-    seeded, fake_github, make_gateway, engine, debug_logs
+    seeded, fake_github, make_gateway, uow, debug_logs
 ):
     fake_github.fail_next("generate", 5, status=500)
     fake_github.fail_next("get_repo", 5, status=500)
     with pytest.raises(ForgeaError) as failed:
-        create_session(engine, make_gateway(), CONFIG, spec(seeded))
+        create_session(uow, make_gateway(), CONFIG, spec(seeded))
     chain, current = [], failed.value
     while current is not None and current not in chain:
         chain.append(current)

@@ -19,15 +19,14 @@ from forgea_cli.services.sessions.create import (
     RepoNameConflict,
     create_session,
 )
-from forgea_cli.services.sessions.reconcile import reconcile
+from forgea_cli.services.sessions.reconcile import reconcile_repos
 from tests.integration.session_create_support import ACTOR, CONFIG, ORG, TEMPLATE, our_repos, spec, sql
 
 pytest_plugins = ("tests.integration.session_create_fixtures",)
 
 
-def _plan(engine, seeded, **changes):
-    with engine.connect() as conn:
-        return session_plan.resolve_plan(conn, CONFIG, spec(seeded, **changes))
+def _plan(uow, seeded, **changes):
+    return session_plan.plan_session(uow, CONFIG, spec(seeded, **changes))
 
 
 def _key(seeded) -> dict:
@@ -39,8 +38,8 @@ def _key(seeded) -> dict:
 # -- the happy path ------------------------------------------------------------------------------------
 
 
-def test_creates_repo_session_mapping_audit_row_and_result(engine, seeded, fake_github, make_gateway):
-    outcome = create_session(engine, make_gateway(), CONFIG, spec(seeded))
+def test_creates_repo_session_mapping_audit_row_and_result(uow, seeded, fake_github, make_gateway):
+    outcome = create_session(uow, make_gateway(), CONFIG, spec(seeded))
 
     key = _key(seeded)
     planned = key["plannedSessionId"]
@@ -94,23 +93,23 @@ def test_creates_repo_session_mapping_audit_row_and_result(engine, seeded, fake_
     assert key["requestHash"] == hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def test_a_rerun_replays_the_stored_result_without_calling_github(engine, seeded, fake_github, make_gateway):
-    first = create_session(engine, make_gateway(), CONFIG, spec(seeded))
+def test_a_rerun_replays_the_stored_result_without_calling_github(uow, seeded, fake_github, make_gateway):
+    first = create_session(uow, make_gateway(), CONFIG, spec(seeded))
     calls = fake_github.request_count()
-    again = create_session(engine, make_gateway(), CONFIG, spec(seeded, user=str(seeded.user_id)))
+    again = create_session(uow, make_gateway(), CONFIG, spec(seeded, user=str(seeded.user_id)))
     assert again.outcome == "replayed" and again.result == first.result
     assert fake_github.request_count() == calls
     assert seeded.counts() == {"sessions": 1, "mappings": 1, "lab_start": 1, "keys": 1}
 
 
 def test_the_same_key_for_another_request_is_a_conflict_and_creates_nothing(
-    engine, seeded, fake_github, make_gateway
+    uow, seeded, fake_github, make_gateway
 ):
-    create_session(engine, make_gateway(), CONFIG, spec(seeded, idempotency_key="batch-7"))
+    create_session(uow, make_gateway(), CONFIG, spec(seeded, idempotency_key="batch-7"))
     calls = fake_github.request_count()
     other = seeded.users[1][1]
     with pytest.raises(IdempotencyMismatch, match="different request"):
-        create_session(engine, make_gateway(), CONFIG, spec(seeded, user=other, idempotency_key="batch-7"))
+        create_session(uow, make_gateway(), CONFIG, spec(seeded, user=other, idempotency_key="batch-7"))
     assert fake_github.request_count() == calls and len(our_repos(fake_github)) == 1
     assert seeded.counts()["sessions"] == 1
 
@@ -119,24 +118,24 @@ def test_the_same_key_for_another_request_is_a_conflict_and_creates_nothing(
 
 
 def test_a_missing_template_fails_the_key_creates_nothing_and_a_rerun_can_succeed(
-    engine, seeded, fake_github, make_gateway
+    uow, seeded, fake_github, make_gateway
 ):
     fake_github.reset()  # no template any more
     with pytest.raises(GitHubNotFound):
-        create_session(engine, make_gateway(), CONFIG, spec(seeded))
+        create_session(uow, make_gateway(), CONFIG, spec(seeded))
     key = _key(seeded)
     assert (key["recoveryPoint"], key["errorCode"], key["lockedAt"]) == ("FAILED", "GITHUB_NOT_FOUND", None)
     assert seeded.counts()["sessions"] == 0 and our_repos(fake_github) == []
 
     fake_github.add_repo(TEMPLATE, is_template=True)
-    outcome = create_session(engine, make_gateway(), CONFIG, spec(seeded))
+    outcome = create_session(uow, make_gateway(), CONFIG, spec(seeded))
     assert outcome.outcome == "created" and outcome.result["labSessionId"] == str(key["plannedSessionId"])
     assert len(our_repos(fake_github)) == 1
 
 
-def test_a_response_lost_after_github_created_the_repo_is_adopted(engine, seeded, fake_github, make_gateway):
+def test_a_response_lost_after_github_created_the_repo_is_adopted(uow, seeded, fake_github, make_gateway):
     fake_github.lose_response_next("generate")
-    outcome = create_session(engine, make_gateway(), CONFIG, spec(seeded))
+    outcome = create_session(uow, make_gateway(), CONFIG, spec(seeded))
     assert outcome.outcome == "created"
     assert len(our_repos(fake_github)) == 1
     generate = [e.status for e in fake_github.request_log if e.path.endswith("/generate")]
@@ -144,52 +143,52 @@ def test_a_response_lost_after_github_created_the_repo_is_adopted(engine, seeded
     assert seeded.counts() == {"sessions": 1, "mappings": 1, "lab_start": 1, "keys": 1}
 
 
-def test_a_lost_response_with_no_retry_left_is_found_by_name(engine, seeded, fake_github, make_gateway):
+def test_a_lost_response_with_no_retry_left_is_found_by_name(uow, seeded, fake_github, make_gateway):
     fake_github.lose_response_next("generate")
-    outcome = create_session(engine, make_gateway(max_attempts=1), CONFIG, spec(seeded))
+    outcome = create_session(uow, make_gateway(max_attempts=1), CONFIG, spec(seeded))
     assert outcome.outcome == "created" and len(our_repos(fake_github)) == 1
     assert fake_github.request_count("generate") == 1
 
 
-def test_5xx_twice_then_success_makes_one_repository(engine, seeded, fake_github, make_gateway):
+def test_5xx_twice_then_success_makes_one_repository(uow, seeded, fake_github, make_gateway):
     fake_github.fail_next("generate", 2, status=502)
-    outcome = create_session(engine, make_gateway(), CONFIG, spec(seeded))
+    outcome = create_session(uow, make_gateway(), CONFIG, spec(seeded))
     assert outcome.outcome == "created" and len(our_repos(fake_github)) == 1
     assert fake_github.request_count("generate") == 3
 
 
 def test_422_for_our_own_name_adopts_the_repository_of_an_earlier_attempt(
-    engine, seeded, fake_github, make_gateway
+    uow, seeded, fake_github, make_gateway
 ):
-    plan = _plan(engine, seeded)
-    row, _lease = session_create.start(engine, CONFIG, plan)  # then the run "dies" after GitHub acted
+    plan = _plan(uow, seeded)
+    row, _lease = session_create.start(uow, CONFIG, plan)  # then the run "dies" after GitHub acted
     gateway = make_gateway()
     earlier = gateway.create_from_template(TEMPLATE, ORG, plan.repo_name(CONFIG, row.planned_session_id))
     seeded.expire_leases()
 
-    outcome = create_session(engine, gateway, CONFIG, spec(seeded))
+    outcome = create_session(uow, gateway, CONFIG, spec(seeded))
     assert outcome.result["providerRepoId"] == earlier.id
     assert our_repos(fake_github) == [earlier.full_name]
     assert [e.status for e in fake_github.request_log if e.path.endswith("/generate")] == [201, 422]
 
 
-def test_a_422_with_nothing_behind_it_leaves_the_key_retryable(engine, seeded, fake_github, make_gateway):
+def test_a_422_with_nothing_behind_it_leaves_the_key_retryable(uow, seeded, fake_github, make_gateway):
     fake_github.reject_with_422_next("generate")
     with pytest.raises(GitHubUnavailable, match="not visible yet"):
-        create_session(engine, make_gateway(), CONFIG, spec(seeded))
+        create_session(uow, make_gateway(), CONFIG, spec(seeded))
     key = _key(seeded)
     assert (key["recoveryPoint"], key["lockedAt"], key["errorCode"]) == ("STARTED", None, None)
-    assert create_session(engine, make_gateway(), CONFIG, spec(seeded)).outcome == "created"
+    assert create_session(uow, make_gateway(), CONFIG, spec(seeded)).outcome == "created"
     assert len(our_repos(fake_github)) == 1
 
 
-def test_a_stranger_under_our_name_is_left_alone(engine, seeded, fake_github, make_gateway):
-    plan = _plan(engine, seeded)
-    row, _lease = session_create.start(engine, CONFIG, plan)
+def test_a_stranger_under_our_name_is_left_alone(uow, seeded, fake_github, make_gateway):
+    plan = _plan(uow, seeded)
+    row, _lease = session_create.start(uow, CONFIG, plan)
     stranger = fake_github.add_repo(f"{ORG}/{plan.repo_name(CONFIG, row.planned_session_id)}")
     seeded.expire_leases()
     with pytest.raises(RepoNameConflict, match="was not generated from"):
-        create_session(engine, make_gateway(), CONFIG, spec(seeded))
+        create_session(uow, make_gateway(), CONFIG, spec(seeded))
     assert _key(seeded)["errorCode"] == "REPO_NAME_CONFLICT"
     assert fake_github.get(stranger.full_name) is not None and seeded.counts()["sessions"] == 0
 
@@ -216,19 +215,19 @@ class RacingGateway:
         return racing
 
 
-def test_an_active_session_is_refused_before_any_repository_exists(engine, seeded, fake_github, make_gateway):
+def test_an_active_session_is_refused_before_any_repository_exists(uow, seeded, fake_github, make_gateway):
     rival = seeded.add_active_session(seeded.user_id)
     with pytest.raises(ActiveSessionExists, match=str(rival)):
-        create_session(engine, make_gateway(), CONFIG, spec(seeded))
+        create_session(uow, make_gateway(), CONFIG, spec(seeded))
     assert fake_github.request_count("generate") == 0
     assert _key(seeded)["errorCode"] == "ACTIVE_SESSION_EXISTS"
 
 
 def test_a_session_refused_at_insert_deletes_the_repository_we_created(
-    engine, seeded, fake_github, make_gateway
+    uow, seeded, fake_github, make_gateway
 ):
     with pytest.raises(ActiveSessionExists):
-        create_session(engine, RacingGateway(make_gateway(), seeded), CONFIG, spec(seeded))
+        create_session(uow, RacingGateway(make_gateway(), seeded), CONFIG, spec(seeded))
     assert our_repos(fake_github) == [] and fake_github.request_count("delete") == 1
     key = _key(seeded)
     assert (key["recoveryPoint"], key["errorCode"]) == ("FAILED", "ACTIVE_SESSION_EXISTS")
@@ -237,18 +236,18 @@ def test_a_session_refused_at_insert_deletes_the_repository_we_created(
 
 
 def test_a_failed_delete_leaves_the_key_for_cleanup_and_reconcile_removes_the_repo(
-    engine, seeded, fake_github, make_gateway
+    uow, seeded, fake_github, make_gateway
 ):
     fake_github.fail_next("delete", 5, status=500)
     with pytest.raises(ActiveSessionExists, match="could not be deleted") as refused:
-        create_session(engine, RacingGateway(make_gateway(), seeded), CONFIG, spec(seeded))
+        create_session(uow, RacingGateway(make_gateway(), seeded), CONFIG, spec(seeded))
     assert "repo reconcile --execute" in (refused.value.hint or "")
     key = _key(seeded)
     [left] = our_repos(fake_github)
     assert (key["errorCode"], key["repoFullName"]) == ("REPO_CLEANUP_PENDING", left)
     assert key["result"]["error"]["code"] == "ACTIVE_SESSION_EXISTS"
 
-    report = reconcile(engine, make_gateway(), CONFIG, execute=True)
+    report = reconcile_repos(uow, make_gateway(), CONFIG, execute=True)
     assert [(o.full_name, o.deleted) for o in report.orphans] == [(left, True)]
     assert our_repos(fake_github) == []
     key = _key(seeded)
@@ -262,10 +261,10 @@ def test_a_failed_delete_leaves_the_key_for_cleanup_and_reconcile_removes_the_re
 # -- --fork-url ---------------------------------------------------------------------------------------
 
 
-def test_fork_url_binds_an_existing_repository(engine, seeded, fake_github, make_gateway):
+def test_fork_url_binds_an_existing_repository(uow, seeded, fake_github, make_gateway):
     fork = fake_github.add_repo("Student-GH/my-leak-hunt")
     outcome = create_session(
-        engine, make_gateway(), CONFIG, spec(seeded, fork_url="git@github.com:student-gh/My-Leak-Hunt.git")
+        uow, make_gateway(), CONFIG, spec(seeded, fork_url="git@github.com:student-gh/My-Leak-Hunt.git")
     )
     assert outcome.result["providerRepoId"] == fork.id and outcome.result["repoSource"] == "bound"
     assert fake_github.request_count("generate") == 0 and our_repos(fake_github) == []
@@ -276,34 +275,32 @@ def test_fork_url_binds_an_existing_repository(engine, seeded, fake_github, make
     assert _key(seeded)["requestParams"]["forkUrl"] == "https://github.com/student-gh/my-leak-hunt"
 
 
-def test_a_refused_fork_binding_never_deletes_the_students_repository(
-    engine, seeded, fake_github, make_gateway
-):
+def test_a_refused_fork_binding_never_deletes_the_students_repository(uow, seeded, fake_github, make_gateway):
     fork = fake_github.add_repo("student-gh/mine")
     racing = RacingGateway(make_gateway(), seeded, method="get_repo")
     with pytest.raises(ActiveSessionExists):
-        create_session(engine, racing, CONFIG, spec(seeded, fork_url="https://github.com/student-gh/mine"))
+        create_session(uow, racing, CONFIG, spec(seeded, fork_url="https://github.com/student-gh/mine"))
     assert fake_github.get(fork.full_name) is not None and fake_github.request_count("delete") == 0
     key = _key(seeded)
     assert (key["errorCode"], key["repoFullName"]) == ("ACTIVE_SESSION_EXISTS", None)
 
 
 def test_a_fork_url_naming_a_lab_template_is_refused_before_anything_happens(
-    engine, seeded, fake_github, make_gateway
+    uow, seeded, fake_github, make_gateway
 ):
     template_spelling = "git@github.com:Forgea-Labs/Leak-Hunt-Template.git"
     with pytest.raises(
         InvalidInput, match=r"is a lab's template repository \(template of lab .*, version v1\)"
     ):
-        create_session(engine, make_gateway(), CONFIG, spec(seeded, fork_url=template_spelling))
+        create_session(uow, make_gateway(), CONFIG, spec(seeded, fork_url=template_spelling))
     assert seeded.counts() == {"sessions": 0, "mappings": 0, "lab_start": 0, "keys": 0}
     assert fake_github.request_count() == 0
 
 
-def test_a_fork_url_nobody_can_see_fails_the_key(engine, seeded, fake_github, make_gateway):
+def test_a_fork_url_nobody_can_see_fails_the_key(uow, seeded, fake_github, make_gateway):
     with pytest.raises(ForkNotFound):
         create_session(
-            engine, make_gateway(), CONFIG, spec(seeded, fork_url="https://github.com/nobody/nothing")
+            uow, make_gateway(), CONFIG, spec(seeded, fork_url="https://github.com/nobody/nothing")
         )
     assert _key(seeded)["errorCode"] == "FORK_NOT_FOUND"
 
@@ -311,25 +308,21 @@ def test_a_fork_url_nobody_can_see_fails_the_key(engine, seeded, fake_github, ma
 # -- leases -------------------------------------------------------------------------------------------
 
 
-def test_a_live_lease_is_in_progress_and_an_expired_one_is_taken_over(
-    engine, seeded, fake_github, make_gateway
-):
-    session_create.start(engine, CONFIG, _plan(engine, seeded))
+def test_a_live_lease_is_in_progress_and_an_expired_one_is_taken_over(uow, seeded, fake_github, make_gateway):
+    session_create.start(uow, CONFIG, _plan(uow, seeded))
     with pytest.raises(InProgress, match="in progress"):
-        create_session(engine, make_gateway(), CONFIG, spec(seeded))
+        create_session(uow, make_gateway(), CONFIG, spec(seeded))
     assert fake_github.request_count() == 0
     seeded.expire_leases()
-    assert create_session(engine, make_gateway(), CONFIG, spec(seeded)).outcome == "created"
+    assert create_session(uow, make_gateway(), CONFIG, spec(seeded)).outcome == "created"
 
 
-def test_a_run_whose_lease_was_taken_over_neither_writes_nor_deletes(
-    engine, seeded, fake_github, make_gateway
-):
-    plan = _plan(engine, seeded)
-    row, stale_lease = session_create.start(engine, CONFIG, plan)
+def test_a_run_whose_lease_was_taken_over_neither_writes_nor_deletes(uow, seeded, fake_github, make_gateway):
+    plan = _plan(uow, seeded)
+    row, stale_lease = session_create.start(uow, CONFIG, plan)
     seeded.expire_leases()
-    winner = create_session(engine, make_gateway(), CONFIG, spec(seeded))  # takes the key over
-    late = Completer(engine, make_gateway(), CONFIG, plan, row, stale_lease).complete()
+    winner = create_session(uow, make_gateway(), CONFIG, spec(seeded))  # takes the key over
+    late = Completer(uow, make_gateway(), CONFIG, plan, row, stale_lease).complete()
     assert late.outcome == "replayed" and late.result == winner.result
     assert fake_github.request_count("delete") == 0 and len(our_repos(fake_github)) == 1
     assert seeded.counts() == {"sessions": 1, "mappings": 1, "lab_start": 1, "keys": 1}
@@ -338,8 +331,10 @@ def test_a_run_whose_lease_was_taken_over_neither_writes_nor_deletes(
 # -- resolving and dry runs ----------------------------------------------------------------------------
 
 
-def test_dry_run_resolves_everything_and_writes_nothing(engine, seeded, fake_github, make_gateway):
-    document = session_plan.dry_run(engine, make_gateway(), CONFIG, spec(seeded, user=seeded.email.upper()))
+def test_dry_run_resolves_everything_and_writes_nothing(uow, seeded, fake_github, make_gateway):
+    document = session_plan.create_dry_run(
+        uow, make_gateway(), CONFIG, spec(seeded, user=seeded.email.upper())
+    )
     assert document["user"]["id"] == str(seeded.user_id)
     assert document["labVersion"] == {"id": str(seeded.version_id), "version": "v1"}
     assert document["template"] == TEMPLATE and document["templateVisible"] is True
@@ -349,25 +344,25 @@ def test_dry_run_resolves_everything_and_writes_nothing(engine, seeded, fake_git
     assert {e.method for e in fake_github.request_log} == {"GET"}
 
 
-def test_dry_run_fails_when_the_token_cannot_see_the_template(engine, seeded, fake_github, make_gateway):
+def test_dry_run_fails_when_the_token_cannot_see_the_template(uow, seeded, fake_github, make_gateway):
     fake_github.reset()
     with pytest.raises(GitHubNotFound, match="not visible"):
-        session_plan.dry_run(engine, make_gateway(), CONFIG, spec(seeded))
+        session_plan.create_dry_run(uow, make_gateway(), CONFIG, spec(seeded))
 
 
-def test_a_lab_without_its_current_version_row_names_the_backfill(engine, seeded, fake_github, make_gateway):
+def test_a_lab_without_its_current_version_row_names_the_backfill(uow, seeded, fake_github, make_gateway):
     sql(seeded.url, 'UPDATE "Lab" SET "repoVersion" = \'v2\' WHERE id = %s', (seeded.lab_id,))
     with pytest.raises(DataNotReady, match="no LabVersion row") as refused:
-        create_session(engine, make_gateway(), CONFIG, spec(seeded))
+        create_session(uow, make_gateway(), CONFIG, spec(seeded))
     assert "forgea backfill lab-versions" in (refused.value.hint or "")
     assert seeded.counts()["keys"] == 0
-    outcome = create_session(engine, make_gateway(), CONFIG, spec(seeded, lab_version="v1"))
+    outcome = create_session(uow, make_gateway(), CONFIG, spec(seeded, lab_version="v1"))
     assert outcome.result["labVersion"] == "v1"
 
 
-def test_an_explicit_key_and_a_version_id_are_accepted(engine, seeded, fake_github, make_gateway):
+def test_an_explicit_key_and_a_version_id_are_accepted(uow, seeded, fake_github, make_gateway):
     outcome = create_session(
-        engine,
+        uow,
         make_gateway(),
         CONFIG,
         spec(seeded, lab_version=str(seeded.version_id), idempotency_key="k-1"),

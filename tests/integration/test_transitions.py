@@ -15,6 +15,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from forgea_cli import lifecycle
 from forgea_cli.db.engine import make_engine
+from forgea_cli.db.uow import unit_of_work_factory
 from forgea_cli.errors import Conflict, IllegalTransition, PreconditionFailed
 from forgea_cli.services.sessions.transitions import TransitionRequest, transition_session
 from tests.integration import seed
@@ -46,7 +47,7 @@ def test_fifty_concurrent_writers_one_winner_per_step(migrated_db):
         request = TransitionRequest(session_id, target, f"race:{index}", expect=(start[session_id],))
         barrier.wait()
         try:
-            transition_session(engine, request)
+            transition_session(unit_of_work_factory(engine), request)
             with lock:
                 wins[(round_number, session_id)] += 1
                 state[session_id] = target
@@ -91,6 +92,7 @@ class TransitionMachine(RuleBasedStateMachine):
     def start(self):
         self.conn = seed.connect(self.url)
         self.engine = make_engine(self.url, pool_size=1)
+        self.uow = unit_of_work_factory(self.engine)
         self.lab_id = seed.add_lab(self.conn)
         self.user_id = seed.add_user(self.conn)
         self.session_id = seed.add_session(self.conn, self.user_id, self.lab_id)
@@ -102,7 +104,7 @@ class TransitionMachine(RuleBasedStateMachine):
     def transition(self, wanted):
         expected = lifecycle.judge(self.model, wanted, self.facts)
         try:
-            result = transition_session(self.engine, TransitionRequest(self.session_id, wanted, "hypothesis"))
+            result = transition_session(self.uow, TransitionRequest(self.session_id, wanted, "hypothesis"))
             outcome = lifecycle.Outcome.ALLOWED if result.changed else lifecycle.Outcome.UNCHANGED
         except IllegalTransition:
             outcome = lifecycle.Outcome.ILLEGAL

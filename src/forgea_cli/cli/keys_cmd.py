@@ -20,7 +20,7 @@ ActorOption = Annotated[
 
 
 def _config(ctx: typer.Context):
-    from forgea_cli.services.sessions.plan import CreationConfig
+    from forgea_cli.services.sessions import CreationConfig
 
     return CreationConfig.from_settings(runtime(ctx).settings)
 
@@ -41,10 +41,10 @@ def list_keys(
     json: Json = False,
 ) -> None:
     """Keys with their recovery point, state and the next step to take."""
-    from forgea_cli.services.sessions import keys
+    from forgea_cli.services import sessions
 
-    views = keys.list_keys(
-        runtime(ctx).engine, _config(ctx), stuck_only=stuck, all_actors=all_actors, limit=limit
+    views = sessions.list_keys(
+        runtime(ctx).uow, _config(ctx), stuck_only=stuck, all_actors=all_actors, limit=limit
     )
     if json:
         output.emit_json([view.as_dict() for view in views])
@@ -79,12 +79,12 @@ def resume(
 ) -> None:
     """Continue a stuck creation from its recovery point (a finished key replays its result)."""
     from forgea_cli.github.factory import make_gateway
-    from forgea_cli.services.sessions import keys
+    from forgea_cli.services import sessions
 
     rt = runtime(ctx)
     config = _config(ctx)
     if dry_run:
-        view = keys.show_key(rt.engine, config, key, actor=actor)
+        view = sessions.show_key(rt.uow, config, key, actor=actor)
         document = {"dryRun": True, **view.as_dict()}
         if json:
             output.emit_json(document)
@@ -93,11 +93,8 @@ def resume(
                 f"key {key}: {document['state']} at {document['recoveryPoint']}; next: {document['next']}"
             )
         return
-    gateway = make_gateway(rt.settings)
-    try:
-        outcome = keys.resume_key(rt.engine, gateway, config, key, actor=actor)
-    finally:
-        _close(gateway)
+    with make_gateway(rt.settings) as gateway:
+        outcome = sessions.resume_key(rt.uow, gateway, config, key, actor=actor)
     if json:
         output.emit_json(outcome.as_dict())
         return
@@ -116,21 +113,18 @@ def abandon(
 ) -> None:
     """Close a key for good, deleting the repository it created (never a --fork-url one)."""
     from forgea_cli.github.factory import make_gateway
-    from forgea_cli.services.sessions import keys
+    from forgea_cli.services import sessions
 
     rt = runtime(ctx)
     config = _config(ctx)
-    gateway = make_gateway(rt.settings)
-    try:
-        preview = keys.abandon_key(rt.engine, gateway, config, key, actor=actor, dry_run=True)
+    with make_gateway(rt.settings) as gateway:
+        preview = sessions.abandon_key(rt.uow, gateway, config, key, actor=actor, dry_run=True)
         if dry_run:
             _render_abandon(preview, json)
             return
         what = f" and delete the repository {preview.repo}" if preview.repo else ""
         output.confirm_or_abort(f"Abandon key {key}{what}?", yes=yes)
-        report = keys.abandon_key(rt.engine, gateway, config, key, actor=actor)
-    finally:
-        _close(gateway)
+        report = sessions.abandon_key(rt.uow, gateway, config, key, actor=actor)
     _render_abandon(report, json)
 
 
@@ -146,9 +140,3 @@ def _render_abandon(report, json: bool) -> None:
     else:
         deleted = f"; deleted {report.repo}" if report.deleted else ""
         output.show(f"abandoned key {report.key}{deleted}")
-
-
-def _close(gateway: object) -> None:
-    close = getattr(gateway, "close", None)
-    if close is not None:
-        close()

@@ -30,27 +30,21 @@ def reconcile(
     """
     from forgea_cli.errors import InvalidInput
     from forgea_cli.github.factory import make_gateway
-    from forgea_cli.services.sessions import reconcile as service
-    from forgea_cli.services.sessions.plan import CreationConfig
+    from forgea_cli.services import sessions
 
     if execute and dry_run:
         raise InvalidInput("--execute and --dry-run contradict each other")
     rt = runtime(ctx)
-    config = CreationConfig.from_settings(rt.settings)
-    gateway = make_gateway(rt.settings)
-    try:
-        report = service.reconcile(rt.engine, gateway, config)
+    config = sessions.CreationConfig.from_settings(rt.settings)
+    with make_gateway(rt.settings) as gateway:
+        report = sessions.reconcile_repos(rt.uow, gateway, config)
         if execute and report.orphans:
             if not json:
                 _render(report)
             output.confirm_or_abort(
                 f"Delete {len(report.orphans)} orphan repositories from {report.org}?", yes=yes
             )
-            service.delete_orphans(rt.engine, gateway, config, report)
-    finally:
-        close = getattr(gateway, "close", None)
-        if close is not None:
-            close()
+            sessions.delete_orphans(rt.uow, gateway, config, report)
     if json:
         output.emit_json(report.as_dict())
     elif not (execute and report.orphans):

@@ -47,8 +47,7 @@ def transition(
     json: Json = False,
 ) -> None:
     """Change a status: one compare-and-set plus one audit row. --dry-run asks the database and rolls back."""
-    from forgea_cli.services.sessions.transitions import TransitionRequest, transition_session
-    from forgea_cli.services.sessions.views import parse_session_id
+    from forgea_cli.services.sessions import TransitionRequest, parse_session_id, transition_session
 
     rt = runtime(ctx)
     request = TransitionRequest(
@@ -59,7 +58,7 @@ def transition(
         reason=reason,
         dry_run=dry_run,
     )
-    result = transition_session(rt.engine, request)
+    result = transition_session(rt.uow, request)
     if json:
         output.emit_json(result.as_dict())
     elif not result.changed:
@@ -85,17 +84,17 @@ def show(
     json: Json = False,
 ) -> None:
     """A session with its lab and version, repo mapping, verification attempts and audit timeline."""
-    from forgea_cli.services.sessions import views as session_views
+    from forgea_cli.services import sessions
 
     rt = runtime(ctx)
-    found = session_views.find_session_id(
-        rt.engine,
+    found = sessions.find_session_id(
+        rt.uow,
         session_id=session_id,
         repo_id=repo_id,
         repo_url=repo_url,
         web_host=rt.settings.github_web_url,
     )
-    view = session_views.show_session(rt.engine, found)
+    view = sessions.show_session(rt.uow, found)
     if json:
         output.emit_json(view)
         return
@@ -155,10 +154,10 @@ def list_(
     json: Json = False,
 ) -> None:
     """Sessions matching the filters, most recently active first (most idle first with --idle-for)."""
-    from forgea_cli.services.sessions import views as session_views
+    from forgea_cli.services import sessions
 
-    rows = session_views.list_sessions(
-        runtime(ctx).engine,
+    rows = sessions.list_sessions(
+        runtime(ctx).uow,
         statuses=tuple(_status(s) for s in status or ()),
         lab_id=lab,
         user=user,

@@ -78,20 +78,16 @@ def _create_one(
     json: bool,
 ) -> None:
     from forgea_cli.github.factory import make_gateway
-    from forgea_cli.services.sessions import create as session_create
-    from forgea_cli.services.sessions import plan as session_plan
+    from forgea_cli.services import sessions
 
     rt = runtime(ctx)
-    config = session_plan.CreationConfig.from_settings(rt.settings)
-    spec = session_plan.CreateSpec(user, lab, lab_version, fork_url, key)
-    gateway = make_gateway(rt.settings)
-    try:
+    config = sessions.CreationConfig.from_settings(rt.settings)
+    spec = sessions.CreateSpec(user, lab, lab_version, fork_url, key)
+    with make_gateway(rt.settings) as gateway:
         if dry_run:
-            _render_dry_run(session_plan.dry_run(rt.engine, gateway, config, spec), json)
+            _render_dry_run(sessions.create_dry_run(rt.uow, gateway, config, spec), json)
             return
-        outcome = session_create.create_session(rt.engine, gateway, config, spec)
-    finally:
-        _close(gateway)
+        outcome = sessions.create_session(rt.uow, gateway, config, spec)
     if json:
         output.emit_json(outcome.as_dict())
         return
@@ -123,17 +119,16 @@ def _create_roster(
     from forgea_cli.cli.progress import for_terminal
     from forgea_cli.github.factory import make_gateway
     from forgea_cli.github.pacing import CreationPacer
-    from forgea_cli.services.sessions import plan as session_plan
-    from forgea_cli.services.sessions import roster
+    from forgea_cli.services import sessions
 
     rt = runtime(ctx)
     settings = rt.settings
-    rows = roster.read_roster(path)
+    rows = sessions.read_roster(path)
     pacer = CreationPacer(per_minute=settings.creations_per_minute, per_hour=settings.creations_per_hour)
-    report = roster.run_roster(
-        rt.engine,
+    report = sessions.run_roster(
+        rt.uow,
         lambda: make_gateway(settings, pacer=pacer),
-        session_plan.CreationConfig.from_settings(settings),
+        sessions.CreationConfig.from_settings(settings),
         lab=lab,
         lab_version=lab_version,
         rows=rows,
@@ -152,9 +147,3 @@ def _create_roster(
         output.say(", ".join(f"{count} {status}" for status, count in sorted(report.counts().items())))
     if report.any_failed:
         raise typer.Exit(1)
-
-
-def _close(gateway: object) -> None:
-    close = getattr(gateway, "close", None)
-    if close is not None:
-        close()

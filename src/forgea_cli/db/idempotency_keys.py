@@ -9,16 +9,28 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Interval, and_, bindparam, literal_column, or_, select, text, update
+from sqlalchemy import Connection, and_, bindparam, literal_column, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from forgea_cli.db.tables import idempotency_key as keys
 
 NOW = literal_column("LOCALTIMESTAMP(3)")
 UNFINISHED = ("STARTED", "REPO_CREATED")
+CLEANUP_PENDING = "REPO_CLEANUP_PENDING"
+
+# -- the predicates, as SQL over "IdempotencyKey" (their Python twins: services.sessions.idempotency) --
+
+# No run holds the key: never leased, released, or its last step is older than the lease (:lease s).
+LEASE_FREE_SQL = """("lockedAt" IS NULL OR "lockedAt" < LOCALTIMESTAMP - make_interval(secs => :lease))"""
+# Stuck: unfinished and no run holds it; a rerun (`keys resume`) may take it over now.
+_UNFINISHED_SQL = "(" + ", ".join(f"'{point}'" for point in UNFINISHED) + ")"
+STUCK_SQL = f"""("recoveryPoint" IN {_UNFINISHED_SQL} AND {LEASE_FREE_SQL})"""
+# Abandoned keys stay closed: by their error code, or by the original code of a cleanup-pending one.
+ABANDONED_SQL = """coalesce("errorCode" = 'ABANDONED'
+                             OR "result" -> 'error' ->> 'code' = 'ABANDONED', false)"""
 
 
 @dataclass(frozen=True)
@@ -104,26 +116,36 @@ def get(conn: Connection, key_id: uuid.UUID, *, for_update: bool = False) -> Key
     return KeyRow.from_row(row)
 
 
-def take_lease(conn: Connection, key_id: uuid.UUID, lease_seconds: float) -> datetime | None:
-    """Lease an unfinished (or failed, retryable) key whose lease is free or expired; None if held.
+def take_lease(
+    conn: Connection, key_id: uuid.UUID, lease_seconds: float, *, reopen: bool = True
+) -> datetime | None:
+    """Lease an unfinished (or failed) key whose lease is free or expired; None if held, finished or
+    (with ``reopen``) abandoned.
 
     One UPDATE: when two runs race, PostgreSQL re-checks the WHERE clause on the row the winner
-    wrote, finds the fresh lockedAt, and the loser updates nothing. A failed key goes back to the
-    recovery point its recorded repository implies.
+    wrote, finds the fresh lockedAt (or the abandonment), and the loser updates nothing. With
+    ``reopen`` (a creation continuing) a failed key goes back to the recovery point its recorded
+    repository implies; without it (`keys abandon`) the key is leased as it stands, abandoned or not.
     """
-    row = conn.execute(
-        text(
-            """
-            UPDATE "IdempotencyKey"
-            SET "lockedAt" = LOCALTIMESTAMP(3), "lastRunAt" = LOCALTIMESTAMP(3),
+    reopening = (
+        """,
                 "recoveryPoint" = CASE
                     WHEN "recoveryPoint" <> 'FAILED' THEN "recoveryPoint"
                     WHEN "providerRepoId" IS NULL THEN 'STARTED'::"IdempotencyRecoveryPoint"
                     ELSE 'REPO_CREATED'::"IdempotencyRecoveryPoint" END,
                 "errorCode" = NULL,
-                "result" = CASE WHEN "recoveryPoint" = 'FAILED' THEN NULL ELSE "result" END
-            WHERE "id" = :id AND "recoveryPoint" <> 'FINISHED'
-              AND ("lockedAt" IS NULL OR "lockedAt" < LOCALTIMESTAMP - make_interval(secs => :lease))
+                "result" = CASE WHEN "recoveryPoint" = 'FAILED' THEN NULL ELSE "result" END"""
+        if reopen
+        else ""
+    )
+    still_open = f"AND NOT {ABANDONED_SQL}" if reopen else ""
+    row = conn.execute(
+        text(
+            f"""
+            UPDATE "IdempotencyKey"
+            SET "lockedAt" = LOCALTIMESTAMP(3), "lastRunAt" = LOCALTIMESTAMP(3){reopening}
+            WHERE "id" = :id AND "recoveryPoint" <> 'FINISHED' AND {LEASE_FREE_SQL}
+              {still_open}
             RETURNING "lockedAt"
             """
         ),
@@ -134,16 +156,6 @@ def take_lease(conn: Connection, key_id: uuid.UUID, lease_seconds: float) -> dat
 
 def _held(key_id: uuid.UUID, lease: datetime) -> Any:
     return and_(keys.c.id == key_id, keys.c.lockedAt == bindparam("lease_token", lease))
-
-
-def renew_lease(conn: Connection, key_id: uuid.UUID, lease: datetime) -> datetime | None:
-    row = conn.execute(
-        update(keys)
-        .where(_held(key_id, lease))
-        .values(lockedAt=NOW, lastRunAt=NOW)
-        .returning(keys.c.lockedAt)
-    ).first()
-    return row[0] if row else None
 
 
 def record_repo(
@@ -225,7 +237,7 @@ def cleanup_done(conn: Connection, key_id: uuid.UUID, original_code: str) -> Non
     """The repository a failed key left behind was deleted: forget it, keep the original reason."""
     conn.execute(
         update(keys)
-        .where(keys.c.id == key_id, keys.c.errorCode == "REPO_CLEANUP_PENDING")
+        .where(keys.c.id == key_id, keys.c.errorCode == CLEANUP_PENDING)
         .values(errorCode=original_code, repoFullName=None, providerRepoId=None, lastRunAt=NOW)
     )
 
@@ -233,23 +245,14 @@ def cleanup_done(conn: Connection, key_id: uuid.UUID, original_code: str) -> Non
 def list_keys(
     conn: Connection, *, stuck_only: bool, lease_seconds: float, actor_id: str | None, limit: int
 ) -> list[KeyRow]:
-    """Newest first. Stuck: unfinished with no live lease, or failed with a repository to clean up."""
+    """Newest first. ``stuck_only``: the keys that need an operator, stuck (STUCK_SQL) or failed
+    with a repository to clean up."""
     query = select(keys).order_by(keys.c.lastRunAt.desc(), keys.c.id).limit(limit)
     if actor_id is not None:
         query = query.where(keys.c.actorId == actor_id)
     if stuck_only:
-        stale = literal_column("LOCALTIMESTAMP") - bindparam(
-            "lease", timedelta(seconds=lease_seconds), type_=Interval
-        )
-        query = query.where(
-            or_(
-                and_(
-                    keys.c.recoveryPoint.in_(UNFINISHED),
-                    or_(keys.c.lockedAt.is_(None), keys.c.lockedAt < stale),
-                ),
-                keys.c.errorCode == "REPO_CLEANUP_PENDING",
-            )
-        )
+        stuck = text(STUCK_SQL).bindparams(lease=lease_seconds)
+        query = query.where(or_(stuck, keys.c.errorCode == CLEANUP_PENDING))
     return [KeyRow.from_row(row) for row in conn.execute(query)]
 
 

@@ -1,4 +1,5 @@
-"""Queries of session creation: who and what a request names, and the phase-3 inserts."""
+"""Queries of session creation: the lab and version a request names, the student's active session,
+the phase-3 inserts (users are named through `db.users`)."""
 
 from __future__ import annotations
 
@@ -6,20 +7,16 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, literal_column, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, insert, literal_column, or_, select
 
-from forgea_cli.db.tables import lab, lab_session, lab_version, repo_mapping, user
+from forgea_cli.db.errors import ACTIVE_SESSION_INDEX, translated
+from forgea_cli.db.statuses import ACTIVE_STATUSES
+from forgea_cli.db.tables import lab, lab_session, lab_version, repo_mapping
+from forgea_cli.identifiers import uuid_or_none
 
-ACTIVE = ("IN_PROGRESS", "STUCK")
-ACTIVE_SESSION_INDEX = "LabSession_userId_labId_active_key"
+__all__ = ["ACTIVE_SESSION_INDEX", "MAPPING_UNIQUES", "LabRow", "LabVersionRow"]
+
 MAPPING_UNIQUES = frozenset({"GitHubRepoMapping_providerRepoId_key", "GitHubRepoMapping_canonicalUrl_key"})
-
-
-@dataclass(frozen=True)
-class UserRow:
-    id: uuid.UUID
-    email: str
 
 
 @dataclass(frozen=True)
@@ -37,29 +34,6 @@ class LabVersionRow:
     template_repo_url: str
 
 
-def as_uuid(text: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(text.strip())
-    except (ValueError, AttributeError):
-        return None
-
-
-def find_user(conn: Connection, reference: str) -> UserRow | None:
-    """By id, else by email (exact first; then case-insensitively when that names one user)."""
-    user_id = as_uuid(reference)
-    if user_id is not None:
-        row = conn.execute(select(user.c.id, user.c.email).where(user.c.id == user_id)).first()
-        return UserRow(row.id, row.email) if row else None
-    email = reference.strip()
-    row = conn.execute(select(user.c.id, user.c.email).where(user.c.email == email)).first()
-    if row is None:
-        rows = conn.execute(
-            select(user.c.id, user.c.email).where(func.lower(user.c.email) == email.lower()).limit(2)
-        ).all()
-        row = rows[0] if len(rows) == 1 else None
-    return UserRow(row.id, row.email) if row else None
-
-
 def find_lab(conn: Connection, lab_id: uuid.UUID) -> LabRow | None:
     row = conn.execute(select(lab.c.id, lab.c.title, lab.c.repoVersion).where(lab.c.id == lab_id)).first()
     return LabRow(row.id, row.title, row.repoVersion) if row else None
@@ -67,7 +41,7 @@ def find_lab(conn: Connection, lab_id: uuid.UUID) -> LabRow | None:
 
 def find_lab_version(conn: Connection, lab_id: uuid.UUID, reference: str) -> LabVersionRow | None:
     """A version of the lab by its name ("v2") or its LabVersion id."""
-    version_id = as_uuid(reference)
+    version_id = uuid_or_none(reference)
     condition = lab_version.c.id == version_id if version_id else lab_version.c.version == reference
     row = conn.execute(
         select(
@@ -81,7 +55,9 @@ def active_session_of(conn: Connection, user_id: uuid.UUID, lab_id: uuid.UUID) -
     return conn.execute(
         select(lab_session.c.id)
         .where(
-            lab_session.c.userId == user_id, lab_session.c.labId == lab_id, lab_session.c.status.in_(ACTIVE)
+            lab_session.c.userId == user_id,
+            lab_session.c.labId == lab_id,
+            lab_session.c.status.in_(ACTIVE_STATUSES),
         )
         .limit(1)
     ).scalar()
@@ -104,31 +80,30 @@ def insert_session(
     lab_version_id: uuid.UUID,
     fork_url: str,
 ) -> None:
-    conn.execute(
-        insert(lab_session).values(
-            id=session_id,
-            userId=user_id,
-            labId=lab_id,
-            labVersionId=lab_version_id,
-            status="IN_PROGRESS",
-            userForkUrl=fork_url,
+    """Refused by the unique active-session index when the student already has one (typed error)."""
+    with translated():
+        conn.execute(
+            insert(lab_session).values(
+                id=session_id,
+                userId=user_id,
+                labId=lab_id,
+                labVersionId=lab_version_id,
+                status="IN_PROGRESS",
+                userForkUrl=fork_url,
+            )
         )
-    )
 
 
 def insert_mapping(conn: Connection, *, session_id: uuid.UUID, source: str, repo: dict[str, Any]) -> None:
-    """`repo`: providerRepoId, owner, name, canonicalUrl, htmlUrl, defaultBranch."""
-    conn.execute(
-        insert(repo_mapping).values(
-            labSessionId=session_id,
-            resolution="RESOLVED",
-            source=source,
-            resolvedAt=literal_column("LOCALTIMESTAMP(3)"),
-            **repo,
+    """`repo`: providerRepoId, owner, name, canonicalUrl, htmlUrl, defaultBranch; refused (typed
+    error) when the repository is already mapped (MAPPING_UNIQUES)."""
+    with translated():
+        conn.execute(
+            insert(repo_mapping).values(
+                labSessionId=session_id,
+                resolution="RESOLVED",
+                source=source,
+                resolvedAt=literal_column("LOCALTIMESTAMP(3)"),
+                **repo,
+            )
         )
-    )
-
-
-def violated_constraint(exc: IntegrityError) -> str | None:
-    diag = getattr(exc.orig, "diag", None)
-    return getattr(diag, "constraint_name", None)

@@ -54,13 +54,3 @@ def listing_query(filters: SessionFilters) -> Select:
 
 def list_sessions(connection: Connection, filters: SessionFilters) -> list[dict[str, Any]]:
     return [dict(row) for row in connection.execute(listing_query(filters)).mappings()]
-
-
-def user_id_for(connection: Connection, user_ref: str) -> uuid.UUID | None:
-    """A user named by id or by email."""
-    try:
-        return connection.execute(select(user.c.id).where(user.c.id == uuid.UUID(user_ref))).scalar()
-    except ValueError:
-        return connection.execute(
-            select(user.c.id).where(func.lower(user.c.email) == user_ref.lower())
-        ).scalar()

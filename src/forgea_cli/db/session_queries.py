@@ -11,6 +11,7 @@ from sqlalchemy import Connection, exists, or_, select, text
 
 from forgea_cli import lifecycle
 from forgea_cli.db.errors import translated
+from forgea_cli.db.statuses import ACTIVE_STATUSES
 from forgea_cli.db.tables import (
     audit_log,
     lab,
@@ -20,8 +21,6 @@ from forgea_cli.db.tables import (
     verification_attempt,
     verification_log,
 )
-
-ACTIVE_STATUSES = [str(s) for s in lifecycle.ACTIVE]
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,8 @@ from sqlalchemy import Connection, or_, select
 
 from forgea_cli.db import idempotency_keys as keys_db
 from forgea_cli.db.idempotency_keys import KeyRow
+from forgea_cli.db.statuses import ACTIVE_STATUSES
 from forgea_cli.db.tables import lab_session, repo_mapping
-
-ACTIVE = ("IN_PROGRESS", "STUCK")
 
 
 @dataclass
@@ -76,7 +75,7 @@ def active_mapped_sessions(conn: Connection, *, limit: int | None = None) -> lis
             repo_mapping.c.name,
         )
         .select_from(lab_session.join(repo_mapping, repo_mapping.c.labSessionId == lab_session.c.id))
-        .where(lab_session.c.status.in_(ACTIVE), repo_mapping.c.providerRepoId.is_not(None))
+        .where(lab_session.c.status.in_(ACTIVE_STATUSES), repo_mapping.c.providerRepoId.is_not(None))
         .order_by(lab_session.c.id)
     )
     if limit is not None:

@@ -24,16 +24,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
-
 from forgea_cli import audit
 from forgea_cli.db import audit as audit_db
 from forgea_cli.db import idempotency_keys as keys_db
 from forgea_cli.db import session_creation as sessions_db
-from forgea_cli.db.engine import connect
+from forgea_cli.db.errors import UniqueViolation
 from forgea_cli.db.idempotency_keys import KeyRow
-from forgea_cli.db.uow import UnitOfWork
+from forgea_cli.db.uow import UnitOfWork, UnitOfWorkFactory
 from forgea_cli.errors import Conflict, ForgeaError, IdempotencyMismatch, InProgress
 from forgea_cli.github.gateway import (
     GitHubAuthFailed,
@@ -47,7 +44,7 @@ from forgea_cli.github.gateway import (
 )
 from forgea_cli.services.sessions.faults import checkpoint
 from forgea_cli.services.sessions.idempotency import ErrorCode, RecoveryPoint, is_abandoned
-from forgea_cli.services.sessions.plan import CreateSpec, CreationConfig, Plan, resolve_plan
+from forgea_cli.services.sessions.plan import CreateSpec, CreationConfig, Plan, plan_session
 from forgea_cli.urls import canonical_repo_url, redact_url
 
 log = logging.getLogger("forgea_cli.session_create")
@@ -107,19 +104,17 @@ class CreateOutcome:
 
 
 def create_session(
-    engine: Engine, gateway: GitHubGateway, config: CreationConfig, spec: CreateSpec
+    uow: UnitOfWorkFactory, gateway: GitHubGateway, config: CreationConfig, spec: CreateSpec
 ) -> CreateOutcome:
-    with connect(engine) as conn:
-        plan = resolve_plan(conn, config, spec)
-    return run(engine, gateway, config, plan)
+    return run(uow, gateway, config, plan_session(uow, config, spec))
 
 
-def run(engine: Engine, gateway: GitHubGateway, config: CreationConfig, plan: Plan) -> CreateOutcome:
-    started = start(engine, config, plan)
+def run(uow: UnitOfWorkFactory, gateway: GitHubGateway, config: CreationConfig, plan: Plan) -> CreateOutcome:
+    started = start(uow, config, plan)
     if isinstance(started, CreateOutcome):
         return started
     row, lease = started
-    return Completer(engine, gateway, config, plan, row, lease).complete()
+    return Completer(uow, gateway, config, plan, row, lease).complete()
 
 
 def made_from(repo: RepoInfo, template_full_name: str) -> bool:
@@ -131,19 +126,21 @@ def made_from(repo: RepoInfo, template_full_name: str) -> bool:
 # -- phase 1: STARTED --------------------------------------------------------------------------------
 
 
-def start(engine: Engine, config: CreationConfig, plan: Plan) -> tuple[KeyRow, datetime] | CreateOutcome:
+def start(
+    uow: UnitOfWorkFactory, config: CreationConfig, plan: Plan
+) -> tuple[KeyRow, datetime] | CreateOutcome:
     """Insert or find the key and lease it; or the stored result (replay); or a conflict."""
     request_hash = plan.request.request_hash()
-    with UnitOfWork(engine) as uow:
+    with uow() as work:
         row, created = keys_db.insert_or_find(
-            uow.connection,
+            work.connection,
             actor_id=config.actor,
             key=plan.key,
             request_hash=request_hash,
             request_params=plan.request.params(),
             planned_session_id=uuid.uuid4(),
         )
-        uow.commit()
+        work.commit()
     if row.request_hash != request_hash:
         raise IdempotencyMismatch(
             f"idempotency key {plan.key!r} was used for a different request "
@@ -153,17 +150,19 @@ def start(engine: Engine, config: CreationConfig, plan: Plan) -> tuple[KeyRow, d
         assert row.locked_at is not None
         checkpoint(RecoveryPoint.STARTED)
         return row, row.locked_at
-    return take_over(engine, config, row)
+    return take_over(uow, config, row)
 
 
-def take_over(engine: Engine, config: CreationConfig, row: KeyRow) -> tuple[KeyRow, datetime] | CreateOutcome:
+def take_over(
+    uow: UnitOfWorkFactory, config: CreationConfig, row: KeyRow
+) -> tuple[KeyRow, datetime] | CreateOutcome:
+    """Continue an existing key: replay it, refuse it (abandoned, held by a live run) or lease it."""
     if row.recovery_point == RecoveryPoint.FINISHED:
         return replay(row)
     _refuse_if_abandoned(row)
-    with UnitOfWork(engine) as uow:
-        lease = keys_db.take_lease(uow.connection, row.id, config.lease_seconds)
-        current = keys_db.get(uow.connection, row.id)
-        uow.commit()
+    with uow() as work:
+        current, lease = lease_key(work, row, config.lease_seconds)
+        work.commit()
     if lease is None:
         if current.recovery_point == RecoveryPoint.FINISHED:
             return replay(current)
@@ -175,6 +174,17 @@ def take_over(engine: Engine, config: CreationConfig, row: KeyRow) -> tuple[KeyR
         )
     checkpoint(RecoveryPoint.STARTED)
     return current, lease
+
+
+def lease_key(
+    work: UnitOfWork, row: KeyRow, lease_seconds: float, *, reopen: bool = True
+) -> tuple[KeyRow, datetime | None]:
+    """The one lease take-over (creation, `keys resume`, `keys abandon`; the caller commits): the key
+    as it is now, and the lease when it was free or expired (None: held by a live run, finished,
+    or — when a creation would ``reopen`` it — abandoned). The abandonment is checked in the UPDATE
+    itself, so an abandon committed while this one waited is never undone."""
+    lease = keys_db.take_lease(work.connection, row.id, lease_seconds, reopen=reopen)
+    return keys_db.get(work.connection, row.id), lease
 
 
 def replay(row: KeyRow) -> CreateOutcome:
@@ -202,14 +212,14 @@ class Completer:
 
     def __init__(
         self,
-        engine: Engine,
+        uow: UnitOfWorkFactory,
         gateway: GitHubGateway,
         config: CreationConfig,
         plan: Plan,
         row: KeyRow,
         lease: datetime,
     ) -> None:
-        self.engine, self.gateway, self.config, self.plan = engine, gateway, config, plan
+        self.uow, self.gateway, self.config, self.plan = uow, gateway, config, plan
         self.row = row
         self.lease = lease
         self.recorded: tuple[str, int] | None = (
@@ -235,10 +245,13 @@ class Completer:
     # -- phase 2 -----------------------------------------------------------------------------------
 
     def _refuse_if_student_busy(self) -> None:
-        with connect(self.engine) as conn:
-            active = sessions_db.active_session_of(conn, self.plan.user.id, self.plan.lab.id)
+        active = self._active_session()
         if active is not None:
             raise _Refusal(self._active_session_error(active))
+
+    def _active_session(self) -> uuid.UUID | None:
+        with self.uow(read_only=True) as work:
+            return sessions_db.active_session_of(work.connection, self.plan.user.id, self.plan.lab.id)
 
     def _active_session_error(self, active: uuid.UUID | None) -> ActiveSessionExists:
         which = f" ({active})" if active else ""
@@ -267,8 +280,10 @@ class Completer:
         repo = self.gateway.get_repo(self.plan.fork.full_name)
         if repo is None:
             raise ForkNotFound(f"{redact_url(self.plan.fork.canonical_url)} does not exist or is not visible")
-        with connect(self.engine) as conn:
-            owner = sessions_db.session_mapped_to(conn, repo_id=repo.id, canonical_url=self._canonical(repo))
+        with self.uow(read_only=True) as work:
+            owner = sessions_db.session_mapped_to(
+                work.connection, repo_id=repo.id, canonical_url=self._canonical(repo)
+            )
         if owner is not None:
             raise _Refusal(RepoAlreadyMapped(f"{repo.full_name} is already bound to session {owner}"))
         return repo
@@ -312,8 +327,8 @@ class Completer:
         session_id = self.row.planned_session_id
         result = self._result(repo)
         try:
-            with UnitOfWork(self.engine) as uow:
-                conn = uow.connection
+            with self.uow() as work:
+                conn = work.connection
                 current = keys_db.get(conn, self.row.id, for_update=True)
                 if current.recovery_point == RecoveryPoint.FINISHED:
                     return replay(current)  # a run that took the key over finished it
@@ -321,8 +336,8 @@ class Completer:
                     raise self._lease_lost()
                 self._insert_session(conn, session_id, repo)
                 keys_db.mark_finished(conn, self.row.id, session_id=session_id, result=result)
-                uow.commit()
-        except IntegrityError as exc:
+                work.commit()
+        except UniqueViolation as exc:
             raise self._refusal_for(exc) from exc
         checkpoint(RecoveryPoint.FINISHED)
         return CreateOutcome("created", self.plan.key, result)
@@ -364,12 +379,10 @@ class Completer:
             ),
         )
 
-    def _refusal_for(self, exc: IntegrityError) -> Exception:
-        constraint = sessions_db.violated_constraint(exc)
+    def _refusal_for(self, exc: UniqueViolation) -> Exception:
+        constraint = exc.constraint
         if constraint == sessions_db.ACTIVE_SESSION_INDEX:
-            with connect(self.engine) as conn:
-                winner = sessions_db.active_session_of(conn, self.plan.user.id, self.plan.lab.id)
-            return _Refusal(self._active_session_error(winner))
+            return _Refusal(self._active_session_error(self._active_session()))
         if constraint in sessions_db.MAPPING_UNIQUES:
             return _Refusal(
                 RepoAlreadyMapped(f"the repository is already bound to another session ({constraint})")
@@ -399,8 +412,8 @@ class Completer:
 
     def _finished_elsewhere(self) -> CreateOutcome | None:
         """Before undoing anything: has a run that took the key over finished it (or still hold it)?"""
-        with connect(self.engine) as conn:
-            current = keys_db.get(conn, self.row.id)
+        with self.uow(read_only=True) as work:
+            current = keys_db.get(work.connection, self.row.id)
         if current.recovery_point == RecoveryPoint.FINISHED:
             return replay(current)
         if current.locked_at != self.lease:
@@ -437,30 +450,38 @@ class Completer:
         self._mark_failed(code, {"code": code, "message": exc.message}, forget_repo=False)
 
     def _mark_failed(self, code: str, details: dict[str, Any], *, forget_repo: bool) -> None:
-        with UnitOfWork(self.engine) as uow:
-            keys_db.mark_failed(
-                uow.connection,
+        """FAILED with the reason; LeaseLost when another run took the key over meanwhile (the key
+        is then that run's, and this run's verdict is not recorded)."""
+        with self.uow() as work:
+            marked = keys_db.mark_failed(
+                work.connection,
                 self.row.id,
                 self.lease,
                 error_code=code,
                 result={"error": details},
                 forget_repo=forget_repo,
             )
-            uow.commit()
+            work.commit()
+        if not marked:
+            raise self._lease_lost(f"this run's {code} was not recorded")
 
     def _release(self) -> None:
         # Best effort: the database may be what failed. The lease then simply expires.
-        with contextlib.suppress(Exception), UnitOfWork(self.engine) as uow:
-            keys_db.release_lease(uow.connection, self.row.id, self.lease)
-            uow.commit()
+        with contextlib.suppress(Exception), self.uow() as work:
+            keys_db.release_lease(work.connection, self.row.id, self.lease)
+            work.commit()
 
     def _fenced(self, write: Callable[..., datetime | None], **values: Any) -> None:
-        with UnitOfWork(self.engine) as uow:
-            renewed = write(uow.connection, self.row.id, self.lease, **values)
+        with self.uow() as work:
+            renewed = write(work.connection, self.row.id, self.lease, **values)
             if renewed is None:
                 raise self._lease_lost()
-            uow.commit()
+            work.commit()
         self.lease = renewed
 
-    def _lease_lost(self) -> LeaseLost:
-        return LeaseLost(f"another run took over key {self.plan.key!r}; it continues the creation")
+    def _lease_lost(self, what: str | None = None) -> LeaseLost:
+        return LeaseLost(
+            f"another run took over key {self.plan.key!r}; it continues the creation"
+            + (f" ({what})" if what else ""),
+            hint="see `forgea keys list`",
+        )

@@ -2,6 +2,10 @@
 
 DESIGN §5, after brandur's rocket-rides-atomic: a key remembers one creation request (by the hash
 of its normalised parameters), how far it got (the recovery point) and, once finished, its result.
+
+`lease_is_live`, `is_stuck` and `is_abandoned` are the Python twins of the SQL predicates in
+`forgea_cli.db.idempotency_keys` (LEASE_FREE_SQL, STUCK_SQL, ABANDONED_SQL): a key a query calls
+stuck is the key `keys list` shows as stuck.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -27,6 +32,9 @@ class RecoveryPoint(StrEnum):
     REPO_CREATED = "REPO_CREATED"
     FINISHED = "FINISHED"
     FAILED = "FAILED"
+
+
+UNFINISHED = (RecoveryPoint.STARTED, RecoveryPoint.REPO_CREATED)
 
 
 class ErrorCode(StrEnum):
@@ -92,6 +100,20 @@ def check_key(key: str) -> str:
 
 
 def is_abandoned(error_code: str | None, result: dict[str, Any] | None) -> bool:
-    """Abandoned keys stay failed; other failed keys may be run again (same planned id and name)."""
+    """Abandoned keys stay failed; other failed keys may be run again (same planned id and name).
+
+    SQL: ABANDONED_SQL (a creation's lease take-over refuses an abandoned key in its WHERE clause)."""
     original = ((result or {}).get("error") or {}).get("code")
     return ErrorCode.ABANDONED in (error_code, original)
+
+
+def lease_is_live(locked_at: datetime | None, now: datetime, lease_seconds: float) -> bool:
+    """A run holds the key: its last step (lockedAt) is within the lease (SQL: NOT LEASE_FREE_SQL)."""
+    return locked_at is not None and locked_at >= now - timedelta(seconds=lease_seconds)
+
+
+def is_stuck(row: Any, now: datetime, lease_seconds: float) -> bool:
+    """Unfinished and held by no run, so a rerun may take it over now (SQL: STUCK_SQL).
+
+    ``row`` is a key row (`recovery_point`, `locked_at`); ``now`` is the database's clock."""
+    return row.recovery_point in UNFINISHED and not lease_is_live(row.locked_at, now, lease_seconds)

@@ -3,27 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
-
 from forgea_cli.db import idempotency_keys as keys_db
-from forgea_cli.db.engine import connect
 from forgea_cli.db.idempotency_keys import KeyRow
-from forgea_cli.db.uow import UnitOfWork
+from forgea_cli.db.uow import UnitOfWork, UnitOfWorkFactory
 from forgea_cli.errors import Conflict, InProgress, NotFound
 from forgea_cli.github.gateway import GitHubError, GitHubGateway, RepoInfo
 from forgea_cli.services.sessions import create as session_create
-from forgea_cli.services.sessions.create import Completer, CreateOutcome
-from forgea_cli.services.sessions.idempotency import ErrorCode, RecoveryPoint, is_abandoned
+from forgea_cli.services.sessions.create import Completer, CreateOutcome, LeaseLost, lease_key
+from forgea_cli.services.sessions.idempotency import ErrorCode, RecoveryPoint, is_abandoned, is_stuck
 from forgea_cli.services.sessions.plan import CreationConfig, Plan, plan_from_key
 
 
 @dataclass(frozen=True)
 class KeyView:
     row: KeyRow
-    leased: bool  # a run holds it right now (the lease has not expired)
+    now: datetime  # the database's clock when the row was read
+    lease_seconds: float
+
+    @property
+    def stuck(self) -> bool:
+        """Unfinished with no live run (`idempotency.is_stuck`, the predicate of `keys list --stuck`)."""
+        return is_stuck(self.row, self.now, self.lease_seconds)
 
     @property
     def state(self) -> str:
@@ -32,7 +35,7 @@ class KeyView:
             return "finished"
         if row.recovery_point == RecoveryPoint.FAILED:
             return "abandoned" if is_abandoned(row.error_code, row.result) and not self.cleanup else "failed"
-        return "in progress" if self.leased else "stuck"
+        return "stuck" if self.stuck else "in progress"
 
     @property
     def cleanup(self) -> bool:
@@ -78,50 +81,57 @@ def next_step(view: KeyView) -> str:
 
 
 def list_keys(
-    engine: Engine,
+    uow: UnitOfWorkFactory,
     config: CreationConfig,
     *,
     stuck_only: bool = False,
     all_actors: bool = False,
     limit: int = 100,
 ) -> list[KeyView]:
-    with connect(engine) as conn:
+    """Newest first; ``stuck_only``: those that need an operator (stuck, or a repository to clean up)."""
+    with uow(read_only=True) as work:
         rows = keys_db.list_keys(
-            conn,
+            work.connection,
             stuck_only=stuck_only,
             lease_seconds=config.lease_seconds,
             actor_id=None if all_actors else config.actor,
             limit=limit,
         )
-        now = keys_db.database_now(conn)
-    return [KeyView(row, _leased(row, now, config.lease_seconds)) for row in rows]
+        now = keys_db.database_now(work.connection)
+    return [KeyView(row, now, config.lease_seconds) for row in rows]
 
 
-def _leased(row: KeyRow, now: datetime, lease_seconds: float) -> bool:
-    return row.locked_at is not None and row.locked_at >= now - timedelta(seconds=lease_seconds)
+def show_key(
+    uow: UnitOfWorkFactory, config: CreationConfig, key: str, *, actor: str | None = None
+) -> KeyView:
+    with uow(read_only=True) as work:
+        return _view(work, config, key, actor)
 
 
-def show_key(engine: Engine, config: CreationConfig, key: str, *, actor: str | None = None) -> KeyView:
-    with connect(engine) as conn:
-        row = _find(conn, config, key, actor)
-        now = keys_db.database_now(conn)
-    return KeyView(row, _leased(row, now, config.lease_seconds))
+def _view(work: UnitOfWork, config: CreationConfig, key: str, actor: str | None) -> KeyView:
+    row = _find(work, config, key, actor)
+    return KeyView(row, keys_db.database_now(work.connection), config.lease_seconds)
 
 
 def resume_key(
-    engine: Engine, gateway: GitHubGateway, config: CreationConfig, key: str, *, actor: str | None = None
+    uow: UnitOfWorkFactory,
+    gateway: GitHubGateway,
+    config: CreationConfig,
+    key: str,
+    *,
+    actor: str | None = None,
 ) -> CreateOutcome:
     """Run the completer from the key's recovery point (replays a finished key)."""
-    with connect(engine) as conn:
-        row = _find(conn, config, key, actor)
+    with uow(read_only=True) as work:
+        row = _find(work, config, key, actor)
         if row.recovery_point == RecoveryPoint.FINISHED:
             return session_create.replay(row)
-        plan = plan_from_key(conn, config, row)
-    started = session_create.take_over(engine, config, row)
+        plan = plan_from_key(work, config, row)
+    started = session_create.take_over(uow, config, row)
     if isinstance(started, CreateOutcome):
         return started
     current, lease = started
-    return Completer(engine, gateway, config, plan, current, lease).complete()
+    return Completer(uow, gateway, config, plan, current, lease).complete()
 
 
 # -- abandon ---------------------------------------------------------------------------------------------
@@ -146,7 +156,7 @@ class AbandonReport:
 
 
 def abandon_key(
-    engine: Engine,
+    uow: UnitOfWorkFactory,
     gateway: GitHubGateway,
     config: CreationConfig,
     key: str,
@@ -154,25 +164,30 @@ def abandon_key(
     actor: str | None = None,
     dry_run: bool = False,
 ) -> AbandonReport:
-    """Close an unfinished or failed key for good, deleting the repository we created for it."""
-    view = show_key(engine, config, key, actor=actor)
-    _check_abandonable(view)
-    if view.state == "abandoned":
-        return AbandonReport(key, view.state, None, False, dry_run)
-    with connect(engine) as conn:
-        plan = plan_from_key(conn, config, view.row)
-    if dry_run:
+    """Close an unfinished or failed key for good, deleting the repository we created for it.
+
+    One unit of work per phase: read the key, its plan and lease it; then GitHub (no transaction
+    open); then record the end."""
+    with uow() as work:
+        view = _view(work, config, key, actor)
+        _check_abandonable(view)
+        if view.state == "abandoned":
+            return AbandonReport(key, view.state, None, False, dry_run)
+        plan = plan_from_key(work, config, view.row)
+        leased = None if dry_run else _lease(work, config, view.row)
+        work.commit()
+    if leased is None:
         repo = _our_repo(gateway, config, plan, view.row)
         return AbandonReport(key, view.state, repo.full_name if repo else None, False, True)
-    row, lease = _lease(engine, config, view.row)
+    row, lease = leased
     repo = _our_repo(gateway, config, plan, row)
     try:
         if repo is not None:
             gateway.delete_repo(repo.full_name)
     except GitHubError as exc:
-        _close(engine, row, lease, config, repo, exc)
+        _close(uow, row, lease, config, repo, exc)
         raise
-    _close(engine, row, lease, config, None, None)
+    _close(uow, row, lease, config, None, None)
     return AbandonReport(key, view.state, repo.full_name if repo else None, repo is not None, False)
 
 
@@ -186,11 +201,9 @@ def _check_abandonable(view: KeyView) -> None:
         raise InProgress(f"key {view.row.key!r} is held by a running creation; retry when it ends")
 
 
-def _lease(engine: Engine, config: CreationConfig, row: KeyRow) -> tuple[KeyRow, datetime]:
-    with UnitOfWork(engine) as uow:
-        lease = keys_db.take_lease(uow.connection, row.id, config.lease_seconds)
-        current = keys_db.get(uow.connection, row.id)
-        uow.commit()
+def _lease(work: UnitOfWork, config: CreationConfig, row: KeyRow) -> tuple[KeyRow, datetime]:
+    """Leased as the key stands (an abandoned key with a repository to clean up may be leased)."""
+    current, lease = lease_key(work, row, config.lease_seconds, reopen=False)
     if lease is None:
         raise InProgress(f"key {row.key!r} was taken by another run meanwhile; retry when it ends")
     return current, lease
@@ -207,37 +220,44 @@ def _our_repo(gateway: GitHubGateway, config: CreationConfig, plan: Plan, row: K
 
 
 def _close(
-    engine: Engine,
+    uow: UnitOfWorkFactory,
     row: KeyRow,
     lease: datetime,
     config: CreationConfig,
     undeleted: RepoInfo | None,
     failure: GitHubError | None,
 ) -> None:
+    """Mark the key abandoned (or cleanup pending); LeaseLost, and nothing written, when another run
+    took the key over while this one talked to GitHub."""
     details: dict[str, Any] = {"code": ErrorCode.ABANDONED, "message": f"abandoned by {config.actor}"}
     if undeleted is not None and failure is not None:
         details.update(repoCleanupPending=True, repoFullName=undeleted.full_name, deleteError=failure.message)
-    with UnitOfWork(engine) as uow:
+    with uow() as work:
+        held: datetime | None = lease
         if undeleted is not None:  # maybe found by name: record it so `repo reconcile` knows whose it is
-            conn = uow.connection
-            renewed = keys_db.record_repo(
-                conn, row.id, lease, full_name=undeleted.full_name, repo_id=undeleted.id
+            held = keys_db.record_repo(
+                work.connection, row.id, lease, full_name=undeleted.full_name, repo_id=undeleted.id
             )
-            lease = renewed or lease
-        keys_db.mark_failed(
-            uow.connection,
+        marked = held is not None and keys_db.mark_failed(
+            work.connection,
             row.id,
-            lease,
+            held,
             error_code=ErrorCode.REPO_CLEANUP_PENDING if undeleted is not None else ErrorCode.ABANDONED,
             result={"error": details},
             forget_repo=undeleted is None,
         )
-        uow.commit()
+        if not marked:
+            raise LeaseLost(
+                f"key {row.key!r} was taken over by another run while it was being abandoned; "
+                "it is not abandoned",
+                hint="see `forgea keys list`, then `forgea keys abandon` again once that run ends",
+            )
+        work.commit()
 
 
-def _find(conn: Any, config: CreationConfig, key: str, actor: str | None) -> KeyRow:
+def _find(work: UnitOfWork, config: CreationConfig, key: str, actor: str | None) -> KeyRow:
     owner = actor or config.actor
-    row = keys_db.find(conn, owner, key)
+    row = keys_db.find(work.connection, owner, key)
     if row is None:
         raise NotFound(f"no idempotency key {key!r} for actor {owner!r}", hint="see `forgea keys list`")
     return row

@@ -1,7 +1,7 @@
 """What a session creation asks for, resolved: student, lab, lab version, template, key, request.
 
-Reads only. `dry_run` is everything a real run resolves and checks, with nothing written to the
-database or GitHub.
+Reads only. `create_dry_run` is everything a real run resolves and checks, with nothing written to
+the database or GitHub. The helpers taking ``work`` read through a unit of work the caller opened.
 """
 
 from __future__ import annotations
@@ -10,15 +10,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine
-
 from forgea_cli.db import idempotency_keys as keys_db
 from forgea_cli.db import session_creation as sessions_db
-from forgea_cli.db.engine import connect
 from forgea_cli.db.idempotency_keys import KeyRow
-from forgea_cli.db.session_creation import LabRow, LabVersionRow, UserRow
+from forgea_cli.db.session_creation import LabRow, LabVersionRow
+from forgea_cli.db.uow import UnitOfWork, UnitOfWorkFactory
 from forgea_cli.errors import DataNotReady, InvalidInput, NotFound, OperationFailed
 from forgea_cli.github.gateway import GitHubGateway, GitHubNotFound
+from forgea_cli.identifiers import uuid_or_none
 from forgea_cli.services.mapping import templates as lab_templates
 from forgea_cli.services.sessions import repo_names
 from forgea_cli.services.sessions.idempotency import (
@@ -29,6 +28,7 @@ from forgea_cli.services.sessions.idempotency import (
     default_key,
     is_abandoned,
 )
+from forgea_cli.services.sessions.users import UserRow, resolve_user
 from forgea_cli.urls import RepoRef, RepoUrlRejected, parse_repo_url
 
 BACKFILL_HINT = "run `forgea backfill lab-versions` (it creates each lab's current version)"
@@ -81,8 +81,9 @@ class Plan:
         return repo_names.session_repo_name(config.repo_prefix, lab, planned_session_id)
 
 
-def resolve_lab(conn: Any, lab_ref: str, version_ref: str | None) -> tuple[LabRow, LabVersionRow]:
-    lab_id = sessions_db.as_uuid(lab_ref)
+def resolve_lab(work: UnitOfWork, lab_ref: str, version_ref: str | None) -> tuple[LabRow, LabVersionRow]:
+    conn = work.connection
+    lab_id = uuid_or_none(lab_ref)
     if lab_id is None:
         raise InvalidInput(f"--lab takes a lab id (a UUID), not {lab_ref!r}")
     lab = sessions_db.find_lab(conn, lab_id)
@@ -102,15 +103,8 @@ def resolve_lab(conn: Any, lab_ref: str, version_ref: str | None) -> tuple[LabRo
     return lab, version
 
 
-def resolve_user(conn: Any, reference: str) -> UserRow:
-    found = sessions_db.find_user(conn, reference)
-    if found is None:
-        raise NotFound(f"no user with id or email {reference.strip()!r}")
-    return found
-
-
 def plan_for(
-    conn: Any,
+    work: UnitOfWork,
     config: CreationConfig,
     user: UserRow,
     lab: LabRow,
@@ -122,7 +116,7 @@ def plan_for(
     template = template_of(config, lab, version)
     fork = parse_repo_url(fork_url, config.web_host) if fork_url is not None else None
     if fork is not None:
-        refuse_template_fork(conn, fork, config.web_host)
+        refuse_template_fork(work, fork, config.web_host)
     if fork is None and not config.org:
         raise InvalidInput("FORGEA_GITHUB_ORG is not set: it names the org that receives new repositories")
     request = CreateRequest(user.id, lab.id, version.id, fork.canonical_url if fork else None)
@@ -137,9 +131,9 @@ def plan_for(
     )
 
 
-def refuse_template_fork(conn: Any, fork: RepoRef, web_host: str) -> None:
+def refuse_template_fork(work: UnitOfWork, fork: RepoRef, web_host: str) -> None:
     """A lab's template is never a student's repository (DESIGN §3): binding one is bad input."""
-    templates = lab_templates.templates_of(conn, fork.canonical_url, web_host=web_host)
+    templates = lab_templates.templates_of(work.connection, fork.canonical_url, web_host=web_host)
     if templates:
         raise InvalidInput(
             f"--fork-url {fork.canonical_url} is a lab's template repository "
@@ -156,28 +150,34 @@ def template_of(config: CreationConfig, lab: LabRow, version: LabVersionRow) -> 
         ) from None
 
 
-def resolve_plan(conn: Any, config: CreationConfig, spec: CreateSpec) -> Plan:
-    lab, version = resolve_lab(conn, spec.lab, spec.lab_version)
-    user = resolve_user(conn, spec.user)
-    return plan_for(conn, config, user, lab, version, fork_url=spec.fork_url, key=spec.idempotency_key)
+def plan_session(uow: UnitOfWorkFactory, config: CreationConfig, spec: CreateSpec) -> Plan:
+    """Resolve a creation as the operator spelled it (one read-only unit of work)."""
+    with uow(read_only=True) as work:
+        return resolve_plan(work, config, spec)
 
 
-def plan_from_key(conn: Any, config: CreationConfig, row: KeyRow) -> Plan:
+def resolve_plan(work: UnitOfWork, config: CreationConfig, spec: CreateSpec) -> Plan:
+    lab, version = resolve_lab(work, spec.lab, spec.lab_version)
+    user = resolve_user(work, spec.user)
+    return plan_for(work, config, user, lab, version, fork_url=spec.fork_url, key=spec.idempotency_key)
+
+
+def plan_from_key(work: UnitOfWork, config: CreationConfig, row: KeyRow) -> Plan:
     """The plan a stored key stands for (resume, abandon): ids from requestParams, same hash."""
     request = CreateRequest.from_params(row.request_params)
-    lab, version = resolve_lab(conn, str(request.lab_id), str(request.lab_version_id))
-    user = resolve_user(conn, str(request.user_id))
-    return plan_for(conn, config, user, lab, version, fork_url=request.fork_url, key=row.key)
+    lab, version = resolve_lab(work, str(request.lab_id), str(request.lab_version_id))
+    user = resolve_user(work, str(request.user_id))
+    return plan_for(work, config, user, lab, version, fork_url=request.fork_url, key=row.key)
 
 
-def dry_run(
-    engine: Engine, gateway: GitHubGateway, config: CreationConfig, spec: CreateSpec
+def create_dry_run(
+    uow: UnitOfWorkFactory, gateway: GitHubGateway, config: CreationConfig, spec: CreateSpec
 ) -> dict[str, Any]:
     """Everything a real run would resolve and check, with no write to the database or GitHub."""
-    with connect(engine) as conn:
-        plan = resolve_plan(conn, config, spec)
-        existing = keys_db.find(conn, config.actor, plan.key)
-        active = sessions_db.active_session_of(conn, plan.user.id, plan.lab.id)
+    with uow(read_only=True) as work:
+        plan = resolve_plan(work, config, spec)
+        existing = keys_db.find(work.connection, config.actor, plan.key)
+        active = sessions_db.active_session_of(work.connection, plan.user.id, plan.lab.id)
     if gateway.get_repo(plan.template.full_name) is None:
         raise GitHubNotFound(f"the template {plan.template.full_name} is not visible to the token")
     if plan.fork is not None and gateway.get_repo(plan.fork.full_name) is None:

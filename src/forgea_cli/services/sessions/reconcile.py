@@ -14,18 +14,15 @@ import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine
-
 from forgea_cli.db import idempotency_keys as keys_db
 from forgea_cli.db import session_repo_references as refs_db
-from forgea_cli.db.engine import connect
 from forgea_cli.db.idempotency_keys import KeyRow
 from forgea_cli.db.session_repo_references import RepoReferences
-from forgea_cli.db.uow import UnitOfWork
+from forgea_cli.db.uow import UnitOfWorkFactory
 from forgea_cli.errors import InvalidInput
 from forgea_cli.github.gateway import GitHubError, GitHubGateway, RepoInfo
 from forgea_cli.services.sessions import repo_names
-from forgea_cli.services.sessions.idempotency import ErrorCode, RecoveryPoint
+from forgea_cli.services.sessions.idempotency import UNFINISHED, ErrorCode, RecoveryPoint
 from forgea_cli.services.sessions.plan import CreationConfig
 from forgea_cli.urls import RepoUrlRejected, canonical_repo_url
 
@@ -91,8 +88,8 @@ class ReconcileReport:
         }
 
 
-def reconcile(
-    engine: Engine, gateway: GitHubGateway, config: CreationConfig, *, execute: bool = False
+def reconcile_repos(
+    uow: UnitOfWorkFactory, gateway: GitHubGateway, config: CreationConfig, *, execute: bool = False
 ) -> ReconcileReport:
     org = config.org
     if not org:
@@ -101,28 +98,28 @@ def reconcile(
     # GitHub first, then the database: a creation that starts in between has its key already.
     ours = [r for r in gateway.list_org_repos(org) if r.name.lower().startswith(config.repo_prefix.lower())]
     report.scanned = len(ours)
-    refs = _references(engine, config, ours)
+    refs = _references(uow, config, ours)
     for repo in ours:
         _classify(report, config, refs, repo)
-    report.gone = _sessions_with_repo_gone(engine, gateway)
+    report.gone = _sessions_with_repo_gone(uow, gateway)
     if execute:
-        delete_orphans(engine, gateway, config, report)
+        delete_orphans(uow, gateway, config, report)
     return report
 
 
 def delete_orphans(
-    engine: Engine, gateway: GitHubGateway, config: CreationConfig, report: ReconcileReport
+    uow: UnitOfWorkFactory, gateway: GitHubGateway, config: CreationConfig, report: ReconcileReport
 ) -> None:
     """Delete the orphans of a report (each checked again first); marks the report executed."""
     report.executed = True
     for orphan in report.orphans:
-        _delete(engine, gateway, config, orphan)
+        _delete(uow, gateway, config, orphan)
 
 
-def _references(engine: Engine, config: CreationConfig, repos: list[RepoInfo]) -> RepoReferences:
-    with connect(engine) as conn:
+def _references(uow: UnitOfWorkFactory, config: CreationConfig, repos: list[RepoInfo]) -> RepoReferences:
+    with uow(read_only=True) as work:
         return refs_db.load(
-            conn,
+            work.connection,
             repo_ids=[r.id for r in repos],
             canonical_urls=[_canonical(config, r.html_url) or "" for r in repos],
             org=config.org or "",
@@ -153,8 +150,7 @@ def _in_use(config: CreationConfig, refs: RepoReferences, repo: RepoInfo) -> boo
 
 
 def _holding_key(keys: list[KeyRow], repo: RepoInfo) -> KeyRow | None:
-    unfinished = (RecoveryPoint.STARTED, RecoveryPoint.REPO_CREATED)
-    return next((k for k in keys if k.recovery_point in unfinished and _names(k, repo)), None)
+    return next((k for k in keys if k.recovery_point in UNFINISHED and _names(k, repo)), None)
 
 
 def _failed_key(keys: list[KeyRow], repo: RepoInfo) -> KeyRow | None:
@@ -173,14 +169,16 @@ def _canonical(config: CreationConfig, url: str) -> str | None:
     return None
 
 
-def _delete(engine: Engine, gateway: GitHubGateway, config: CreationConfig, orphan: OrphanRepo) -> None:
+def _delete(
+    uow: UnitOfWorkFactory, gateway: GitHubGateway, config: CreationConfig, orphan: OrphanRepo
+) -> None:
     current = gateway.get_repo_by_id(orphan.repo_id)
     if current is None:
         orphan.deleted, orphan.skipped = False, "already gone"
-        _forget_cleanup(engine, orphan)
+        _forget_cleanup(uow, orphan)
         return
     # Look again just before deleting: a session or a rerun may have claimed it since the scan.
-    refs = _references(engine, config, [current])
+    refs = _references(uow, config, [current])
     if _in_use(config, refs, current) or _holding_key(refs.keys, current) is not None:
         orphan.skipped = "in use by now"
         return
@@ -190,18 +188,18 @@ def _delete(engine: Engine, gateway: GitHubGateway, config: CreationConfig, orph
         orphan.skipped = f"delete failed: {exc.message}"
         return
     orphan.deleted = True
-    _forget_cleanup(engine, orphan)
+    _forget_cleanup(uow, orphan)
 
 
-def _forget_cleanup(engine: Engine, orphan: OrphanRepo) -> None:
+def _forget_cleanup(uow: UnitOfWorkFactory, orphan: OrphanRepo) -> None:
     """The failed key that left the repository behind no longer needs cleanup."""
     key = orphan.key
     if key is None or key.error_code != ErrorCode.REPO_CLEANUP_PENDING:
         return
     original = ((key.result or {}).get("error") or {}).get("code") or ErrorCode.REPO_CLEANUP_PENDING
-    with UnitOfWork(engine) as uow:
-        keys_db.cleanup_done(uow.connection, key.id, str(original))
-        uow.commit()
+    with uow() as work:
+        keys_db.cleanup_done(work.connection, key.id, str(original))
+        work.commit()
 
 
 def _camel(document: dict[str, Any]) -> dict[str, Any]:
@@ -212,10 +210,10 @@ def _camel(document: dict[str, Any]) -> dict[str, Any]:
     return {camel(k): v for k, v in document.items()}
 
 
-def _sessions_with_repo_gone(engine: Engine, gateway: GitHubGateway) -> list[GoneSession]:
+def _sessions_with_repo_gone(uow: UnitOfWorkFactory, gateway: GitHubGateway) -> list[GoneSession]:
     """Active sessions whose mapped repository GitHub no longer has (by name, then by id)."""
-    with connect(engine) as conn:
-        mapped = refs_db.active_mapped_sessions(conn)
+    with uow(read_only=True) as work:
+        mapped = refs_db.active_mapped_sessions(work.connection)
     found = gateway.lookup_many([m.full_name for m in mapped]) if mapped else {}
     gone = []
     for session in mapped:

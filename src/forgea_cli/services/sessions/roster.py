@@ -17,18 +17,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
-
 from forgea_cli.db import idempotency_keys as keys_db
-from forgea_cli.db.engine import connect
-from forgea_cli.db.session_creation import LabRow, LabVersionRow, as_uuid
+from forgea_cli.db.session_creation import LabRow, LabVersionRow
+from forgea_cli.db.uow import UnitOfWorkFactory
 from forgea_cli.errors import ForgeaError, InvalidInput
 from forgea_cli.github.gateway import GitHubGateway, GitHubNotFound
+from forgea_cli.identifiers import uuid_or_none
 from forgea_cli.progress import NoProgress, Progress
 from forgea_cli.redaction import mask_urls_in_text
 from forgea_cli.services.sessions import create as session_create
 from forgea_cli.services.sessions import plan as session_plan
+from forgea_cli.services.sessions.idempotency import RecoveryPoint
 from forgea_cli.services.sessions.plan import CreationConfig, Plan
+from forgea_cli.services.sessions.users import resolve_user
 
 DEFAULT_WORKERS = 8
 IDENTITY_COLUMNS = ("email", "user_id")
@@ -133,7 +134,7 @@ def _row(line: int, record: dict[str, Any]) -> RosterRow:
     problem = None
     if user_id is None and email is None:
         problem = "no email or user_id"
-    elif user_id is not None and as_uuid(user_id) is None:
+    elif user_id is not None and uuid_or_none(user_id) is None:
         problem = f"user_id {user_id!r} is not a UUID"
     return RosterRow(line, user_id, email, fork_url, problem)
 
@@ -156,7 +157,7 @@ def _flag_duplicates(rows: list[RosterRow]) -> list[RosterRow]:
 
 
 def run_roster(
-    engine: Engine,
+    uow: UnitOfWorkFactory,
     make_gateway: Callable[[], GitHubGateway],
     config: CreationConfig,
     *,
@@ -167,9 +168,9 @@ def run_roster(
     dry_run: bool = False,
     progress: Progress | None = None,
 ) -> RosterReport:
-    with connect(engine) as conn:
-        lab_row, version = session_plan.resolve_lab(conn, lab, lab_version)
-    runner = _RosterRun(engine, make_gateway, config, lab_row, version, dry_run)
+    with uow(read_only=True) as work:
+        lab_row, version = session_plan.resolve_lab(work, lab, lab_version)
+    runner = _RosterRun(uow, make_gateway, config, lab_row, version, dry_run)
     if dry_run:
         runner.check_template()
     report = RosterReport(str(lab_row.id), version.version, dry_run)
@@ -193,14 +194,14 @@ def run_roster(
 class _RosterRun:
     def __init__(
         self,
-        engine: Engine,
+        uow: UnitOfWorkFactory,
         make_gateway: Callable[[], GitHubGateway],
         config: CreationConfig,
         lab: LabRow,
         version: LabVersionRow,
         dry_run: bool,
     ) -> None:
-        self.engine, self.make_gateway, self.config = engine, make_gateway, config
+        self.uow, self.make_gateway, self.config = uow, make_gateway, config
         self.lab, self.version, self.dry_run = lab, version, dry_run
         self._local = threading.local()
         self._gateways: list[GitHubGateway] = []
@@ -217,9 +218,7 @@ class _RosterRun:
 
     def close(self) -> None:
         for gateway in self._gateways:
-            close = getattr(gateway, "close", None)
-            if close is not None:
-                close()
+            gateway.close()
 
     def check_template(self) -> None:
         template = session_plan.template_of(self.config, self.lab, self.version)
@@ -233,7 +232,7 @@ class _RosterRun:
             plan = self._plan(row)
             if self.dry_run:
                 return self._preview(row, plan)
-            outcome = session_create.run(self.engine, self.gateway(), self.config, plan)
+            outcome = session_create.run(self.uow, self.gateway(), self.config, plan)
         except ForgeaError as exc:
             return RowOutcome(row.line, row.user, "failed", reason=exc.message, error=type(exc).__name__)
         except Exception as exc:  # one row's surprise must not sink the roster
@@ -250,18 +249,18 @@ class _RosterRun:
         )
 
     def _plan(self, row: RosterRow) -> Plan:
-        with connect(self.engine) as conn:
-            user = session_plan.resolve_user(conn, row.user)
+        with self.uow(read_only=True) as work:
+            user = resolve_user(work, row.user)
             if row.user_id and row.email and user.email.lower() != row.email.lower():
                 raise InvalidInput(f"user_id {row.user_id} belongs to {user.email}, not {row.email}")
             return session_plan.plan_for(
-                conn, self.config, user, self.lab, self.version, fork_url=row.fork_url
+                work, self.config, user, self.lab, self.version, fork_url=row.fork_url
             )
 
     def _preview(self, row: RosterRow, plan: Plan) -> RowOutcome:
-        with connect(self.engine) as conn:
-            existing = keys_db.find(conn, self.config.actor, plan.key)
-        finished = existing is not None and existing.recovery_point == "FINISHED"
+        with self.uow(read_only=True) as work:
+            existing = keys_db.find(work.connection, self.config.actor, plan.key)
+        finished = existing is not None and existing.recovery_point == RecoveryPoint.FINISHED
         status = "would-replay" if finished else "would-create"
         session = str(existing.lab_session_id) if finished and existing else None
         return RowOutcome(

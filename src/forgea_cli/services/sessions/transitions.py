@@ -7,13 +7,11 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine
-
 from forgea_cli import lifecycle
 from forgea_cli.audit import ActorType, build_metadata
 from forgea_cli.db import session_queries
 from forgea_cli.db.errors import DatabaseRefused, lifecycle_refusal
-from forgea_cli.db.uow import UnitOfWork
+from forgea_cli.db.uow import UnitOfWork, UnitOfWorkFactory
 from forgea_cli.errors import ConcurrentUpdate, ExpectedStatusMismatch, NotFound
 
 # The statement fills in the real fromStatus and labId; placeholders of the longest possible size keep
@@ -55,14 +53,14 @@ class TransitionResult:
         }
 
 
-def transition_session(engine: Engine, request: TransitionRequest) -> TransitionResult:
+def transition_session(uow: UnitOfWorkFactory, request: TransitionRequest) -> TransitionResult:
     """The trigger judges the change (it enforces the same table as `lifecycle`); asking it even in a
     dry run means the verdict shown is the database's own."""
-    with UnitOfWork(engine) as uow:
-        outcome = _run_statement(uow, request)
+    with uow() as work:
+        outcome = _run_statement(work, request)
         result = _interpret(request, outcome)
         if result.changed and not request.dry_run:
-            uow.commit()
+            work.commit()
         return result
 
 
@@ -78,10 +76,10 @@ def _metadata(request: TransitionRequest) -> dict:
     )
 
 
-def _run_statement(uow: UnitOfWork, request: TransitionRequest) -> session_queries.TransitionOutcome:
+def _run_statement(work: UnitOfWork, request: TransitionRequest) -> session_queries.TransitionOutcome:
     try:
         outcome = session_queries.transition_with_audit(
-            uow.connection,
+            work.connection,
             session_id=request.session_id,
             target=request.target,
             expect=sorted(str(s) for s in request.expect) or None,

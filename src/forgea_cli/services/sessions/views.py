@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
-
-from sqlalchemy import Engine
 
 from forgea_cli import lifecycle
 from forgea_cli.db import mapping_queries, session_listing, session_queries
-from forgea_cli.db.engine import connect
+from forgea_cli.db.uow import UnitOfWork, UnitOfWorkFactory
 from forgea_cli.errors import InvalidInput, NotFound
+from forgea_cli.identifiers import parse_uuid
 from forgea_cli.services.mapping import templates as lab_templates
+from forgea_cli.services.sessions.users import resolve_user
 from forgea_cli.urls import canonical_repo_url
 
 
 def find_session_id(
-    engine: Engine,
+    uow: UnitOfWorkFactory,
     *,
     session_id: str | None = None,
     repo_id: int | None = None,
@@ -32,21 +33,22 @@ def find_session_id(
         raise InvalidInput("name the session by exactly one of: ID, --repo-id, --repo-url")
     if session_id is not None:
         return parse_session_id(session_id)
-    with connect(engine) as connection:
+    with uow(read_only=True) as work:
         if repo_id is not None:
-            mapping = mapping_queries.mapping_by_repo_id(connection, repo_id)
+            mapping = mapping_queries.mapping_by_repo_id(work.connection, repo_id)
             urls = (mapping["canonicalUrl"],) if mapping is not None else ()
-            _refuse_template(connection, f"GitHub repository id {repo_id}", web_host, *urls, repo_id=repo_id)
+            _refuse_template(work, f"GitHub repository id {repo_id}", web_host, *urls, repo_id=repo_id)
             if mapping is None:
                 raise NotFound(f"no session is mapped to GitHub repository id {repo_id}")
             return mapping["labSessionId"]
         assert repo_url is not None
-        return _by_url(connection, repo_url, web_host)
+        return _by_url(work, repo_url, web_host)
 
 
-def _by_url(connection, repo_url: str, web_host: str) -> uuid.UUID:
+def _by_url(work: UnitOfWork, repo_url: str, web_host: str) -> uuid.UUID:
+    connection = work.connection
     canonical = canonical_repo_url(repo_url, web_host)
-    _refuse_template(connection, canonical, web_host, canonical)
+    _refuse_template(work, canonical, web_host, canonical)
     mapping = mapping_queries.mapping_by_canonical_url(connection, canonical, unbound_only=False)
     if mapping is not None:
         return mapping["labSessionId"]
@@ -59,9 +61,11 @@ def _by_url(connection, repo_url: str, web_host: str) -> uuid.UUID:
 
 
 def _refuse_template(
-    connection, what: str, web_host: str, *canonical_urls: str, repo_id: int | None = None
+    work: UnitOfWork, what: str, web_host: str, *canonical_urls: str, repo_id: int | None = None
 ) -> None:
-    templates = lab_templates.templates_of(connection, *canonical_urls, repo_id=repo_id, web_host=web_host)
+    templates = lab_templates.templates_of(
+        work.connection, *canonical_urls, repo_id=repo_id, web_host=web_host
+    )
     if templates:
         raise NotFound(
             f"{what} is a lab's template repository ({lab_templates.describe_all(templates)}), "
@@ -74,8 +78,9 @@ def parse_session_id(text: str) -> uuid.UUID:
     return parse_uuid(text, "session id")
 
 
-def show_session(engine: Engine, session_id: uuid.UUID) -> dict[str, Any]:
-    with connect(engine) as connection:
+def show_session(uow: UnitOfWorkFactory, session_id: uuid.UUID) -> dict[str, Any]:
+    with uow(read_only=True) as work:
+        connection = work.connection
         detail = session_queries.session_detail(connection, session_id)
         if detail is None:
             raise NotFound(f"no lab session {session_id}")
@@ -101,32 +106,21 @@ def _next_statuses(current: lifecycle.Status, facts: lifecycle.Facts) -> list[di
 
 
 def list_sessions(
-    engine: Engine,
+    uow: UnitOfWorkFactory,
     *,
     statuses: tuple[lifecycle.Status, ...] = (),
     lab_id: str | None = None,
     user: str | None = None,
-    idle_for=None,
+    idle_for: timedelta | None = None,
     limit: int = 50,
 ) -> list[dict[str, Any]]:
-    with connect(engine) as connection:
-        user_id = None
-        if user is not None:
-            user_id = session_listing.user_id_for(connection, user)
-            if user_id is None:
-                raise NotFound(f"no user {user!r} (give a user id or an email)")
+    """``user``: an id or an email, resolved as `session create` resolves it (ambiguity refused)."""
+    with uow(read_only=True) as work:
         filters = session_listing.SessionFilters(
             statuses=tuple(str(s) for s in statuses),
             lab_id=parse_uuid(lab_id, "lab id") if lab_id else None,
-            user_id=user_id,
+            user_id=resolve_user(work, user).id if user is not None else None,
             idle_for=idle_for,
             limit=limit,
         )
-        return session_listing.list_sessions(connection, filters)
-
-
-def parse_uuid(text: str, what: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(text.strip())
-    except ValueError:
-        raise InvalidInput(f"not a {what} (a UUID): {text!r}") from None
+        return session_listing.list_sessions(work.connection, filters)
