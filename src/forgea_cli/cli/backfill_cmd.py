@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import typer
 
 from forgea_cli.cli import output
 from forgea_cli.cli.groups import command_group
-from forgea_cli.cli.options import BatchSize, DryRun, Json, Pause
+from forgea_cli.cli.options import (
+    BatchSize,
+    BatchTime,
+    CriticalLag,
+    DryRun,
+    Json,
+    MaxActive,
+    MaxBatchSize,
+    MaxLag,
+    MaxPause,
+    MaxWaiters,
+    Nice,
+    Pause,
+)
 from forgea_cli.cli.progress import for_terminal
 from forgea_cli.cli.runtime import runtime
+from forgea_cli.services.rollout import throttle
 
 app = command_group("backfill")
 
@@ -20,25 +36,71 @@ def describe(report) -> str:
         return f"{report.name}: would change {report.pending} rows (dry run; nothing written)"
     if report.nothing_to_do:
         return f"{report.name}: nothing to do (already complete)"
-    return f"{report.name}: changed {report.changed} rows in {report.batches} batches"
+    paused = sum(p["seconds"] for p in report.details.get("throttle", {}).get("pauses", []))
+    held = f"; paused {paused:.1f} s for the web app" if paused else ""
+    return f"{report.name}: changed {report.changed} rows in {report.batches} batches{held}"
 
 
-def _options(ctx: typer.Context, batch_size: int, dry_run: bool, pause: float):
-    from forgea_cli.services.rollout import BackfillOptions
+@dataclass(frozen=True)
+class Throttling:
+    """The throttle flags every backfill command takes (DESIGN §10)."""
 
+    batch_size: int
+    pause: float
+    batch_time: float
+    max_batch_size: int
+    nice: float
+    max_lag: float
+    critical_lag: float
+    max_active: int
+    max_waiters: int
+    max_pause: float
+
+
+def _options(ctx: typer.Context, dry_run: bool, throttling: Throttling):
+    from forgea_cli.services.rollout import BackfillOptions, ThrottleOptions
+
+    t = throttling
     return BackfillOptions(
-        batch_size=batch_size,
+        batch_size=t.batch_size,
         dry_run=dry_run,
         progress=for_terminal(),
-        pause=pause,
+        pause=t.pause,
         web_host=runtime(ctx).settings.github_web_url,
+        throttle=ThrottleOptions(
+            batch_time=t.batch_time,
+            max_batch_size=t.max_batch_size,
+            nice=t.nice,
+            max_pause=t.max_pause,
+            max_lag=t.max_lag,
+            critical_lag=t.critical_lag,
+            max_active=t.max_active,
+            max_waiters=t.max_waiters,
+        ),
+        notify=lambda message: output.say(message),
     )
 
 
-def _run(ctx: typer.Context, name: str, batch_size: int, dry_run: bool, json: bool, pause: float) -> None:
+def _stopped(stopped, json: bool) -> None:
+    """A backfill that stopped for the web app's sake: what was committed, then exit 1."""
+    report = stopped.report
+    if report is not None:
+        if json:
+            output.emit_json({**report.as_dict(), "stopped": stopped.message})
+        else:
+            output.say(
+                f"{report.name}: committed {report.changed} rows in {report.batches} batches before stopping"
+            )
+    raise stopped
+
+
+def _run(ctx: typer.Context, name: str, dry_run: bool, json: bool, throttling: Throttling) -> None:
     from forgea_cli.services import rollout
 
-    report = rollout.BACKFILLS[name](runtime(ctx).uow, _options(ctx, batch_size, dry_run, pause))
+    try:
+        report = rollout.BACKFILLS[name](runtime(ctx).uow, _options(ctx, dry_run, throttling))
+    except rollout.BackfillStopped as stopped:
+        _stopped(stopped, json)
     if json:
         output.emit_json(report.as_dict())
     else:
@@ -61,8 +123,28 @@ def _single_backfill_command(name: str, help_text: str):
         dry_run: DryRun = False,
         json: Json = False,
         pause: Pause = 0.0,
+        batch_time: BatchTime = throttle.DEFAULT_BATCH_TIME,
+        max_batch_size: MaxBatchSize = throttle.DEFAULT_MAX_BATCH_SIZE,
+        nice: Nice = throttle.DEFAULT_NICE,
+        max_lag: MaxLag = throttle.DEFAULT_MAX_LAG,
+        critical_lag: CriticalLag = throttle.DEFAULT_CRITICAL_LAG,
+        max_active: MaxActive = throttle.DEFAULT_MAX_ACTIVE,
+        max_waiters: MaxWaiters = throttle.DEFAULT_MAX_WAITERS,
+        max_pause: MaxPause = throttle.DEFAULT_MAX_PAUSE,
     ) -> None:
-        _run(ctx, name, batch_size, dry_run, json, pause)
+        throttling = Throttling(
+            batch_size,
+            pause,
+            batch_time,
+            max_batch_size,
+            nice,
+            max_lag,
+            critical_lag,
+            max_active,
+            max_waiters,
+            max_pause,
+        )
+        _run(ctx, name, dry_run, json, throttling)
 
     command.__doc__ = help_text
     return command
@@ -79,11 +161,39 @@ def run_all(
     dry_run: DryRun = False,
     json: Json = False,
     pause: Pause = 0.0,
+    batch_time: BatchTime = throttle.DEFAULT_BATCH_TIME,
+    max_batch_size: MaxBatchSize = throttle.DEFAULT_MAX_BATCH_SIZE,
+    nice: Nice = throttle.DEFAULT_NICE,
+    max_lag: MaxLag = throttle.DEFAULT_MAX_LAG,
+    critical_lag: CriticalLag = throttle.DEFAULT_CRITICAL_LAG,
+    max_active: MaxActive = throttle.DEFAULT_MAX_ACTIVE,
+    max_waiters: MaxWaiters = throttle.DEFAULT_MAX_WAITERS,
+    max_pause: MaxPause = throttle.DEFAULT_MAX_PAUSE,
 ):
-    """Every backfill above, in order. Safe to rerun: finished work is skipped."""
+    """Every backfill above, in order. Safe to rerun: finished work is skipped.
+
+    Batches adapt to --batch-time; between them the backfill sleeps by --nice and pauses (saying why
+    on stderr) while a replica lags, too many connections are active or sessions wait on its locks;
+    past a critical level or --max-pause it stops cleanly at a batch boundary (exit 1, resumable).
+    """
     from forgea_cli.services import rollout
 
-    reports = rollout.run_all(runtime(ctx).uow, _options(ctx, batch_size, dry_run, pause))
+    throttling = Throttling(
+        batch_size,
+        pause,
+        batch_time,
+        max_batch_size,
+        nice,
+        max_lag,
+        critical_lag,
+        max_active,
+        max_waiters,
+        max_pause,
+    )
+    try:
+        reports = rollout.run_all(runtime(ctx).uow, _options(ctx, dry_run, throttling))
+    except rollout.BackfillStopped as stopped:
+        _stopped(stopped, json)
     if json:
         output.emit_json({"dry_run": dry_run, "backfills": [r.as_dict() for r in reports]})
         return

@@ -32,3 +32,34 @@ LockRetries = Annotated[
 Pause = Annotated[
     float, typer.Option("--pause", min=0.0, max=60.0, help="Seconds to sleep between batches (throttle).")
 ]
+
+# The backfill throttle (DESIGN §10); defaults in services/rollout/throttle.py, documented in the runbook.
+BatchTime = Annotated[
+    float,
+    typer.Option("--batch-time", min=0.01, max=60.0, help="Target seconds per batch; the size adapts to it."),
+]
+MaxBatchSize = Annotated[
+    int, typer.Option("--max-batch-size", min=1, max=1_000_000, help="Cap on the adapted batch size.")
+]
+Nice = Annotated[
+    float,
+    typer.Option("--nice", min=0.0, max=100.0, help="Seconds slept per second worked."),
+]
+MaxLag = Annotated[
+    float,
+    typer.Option("--max-lag", min=0.0, help="Pause while a streaming replica is further behind (seconds)."),
+]
+CriticalLag = Annotated[
+    float,
+    typer.Option("--critical-lag", min=0.0, help="Stop cleanly when a replica lags more (s)."),
+]
+MaxActive = Annotated[
+    int, typer.Option("--max-active", min=1, help="Pause while more connections than this are active.")
+]
+MaxWaiters = Annotated[
+    int,
+    typer.Option("--max-waiters", min=0, help="Pause while more sessions wait on the backfill's locks."),
+]
+MaxPause = Annotated[
+    float, typer.Option("--max-pause", min=0.0, help="Stop cleanly after pausing this long (seconds).")
+]

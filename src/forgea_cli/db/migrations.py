@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 
 from forgea_cli.db import advisory
 from forgea_cli.db.engine import connect
+from forgea_cli.db.health import Blocker, BlockerWatch
 from forgea_cli.db.uow import UnitOfWorkFactory
 from forgea_cli.errors import OperationFailed
 
@@ -122,21 +122,6 @@ def locked_connection(engine: Engine, timeouts: Timeouts) -> Iterator[Connection
 
 
 @dataclass(frozen=True)
-class Blocker:
-    """A session holding a lock a revision waited for (pg_blocking_pids of the migration's backend)."""
-
-    pid: int
-    application_name: str
-    state: str
-    query_start: str
-    query: str
-
-    def describe(self) -> str:
-        app = self.application_name or "no application_name"
-        return f"pid {self.pid} ({app}, {self.state}, query started {self.query_start}): {self.query}"
-
-
-@dataclass(frozen=True)
 class LockRetry:
     """Reported before each retry: which revision waited, for whom, and how long until the next try."""
 
@@ -172,46 +157,6 @@ def _explain_database_error(exc: DBAPIError, watch: BlockerWatch | None = None) 
             hint="rerun when that transaction has ended, or raise --lock-retries / --lock-timeout",
         )
     return OperationFailed(f"migration failed: {first_line}; the revision was rolled back")
-
-
-class BlockerWatch:
-    """Who blocks the migration's backend, polled from a second connection while revisions run, so a
-    lock timeout can name the holder (by then the wait is over and pg_locks no longer shows it)."""
-
-    def __init__(self, engine: Engine, pid: int, interval: float = 0.05) -> None:
-        self._engine, self._pid, self._interval = engine, pid, interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="forgea-blocker-watch", daemon=True)
-        self.last_seen: tuple[Blocker, ...] = ()
-
-    def __enter__(self) -> BlockerWatch:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        try:
-            with self._engine.connect() as connection:
-                connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-                while not self._stop.wait(self._interval):
-                    found = tuple(
-                        Blocker(**row) for row in connection.execute(_BLOCKERS, {"pid": self._pid}).mappings()
-                    )
-                    if found:
-                        self.last_seen = found
-        except DBAPIError:  # the watch is best effort: a refused connection only loses the holder's name
-            return
-
-
-_BLOCKERS = text(
-    """SELECT a.pid, coalesce(a.application_name, '') AS application_name, coalesce(a.state, '') AS state,
-              coalesce(to_char(a.query_start, 'YYYY-MM-DD HH24:MI:SS TZ'), '') AS query_start,
-              left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 120) AS query
-       FROM pg_stat_activity a WHERE a.pid = ANY(pg_blocking_pids(:pid)) ORDER BY a.pid"""
-)
 
 
 def _run_with_lock_retries(

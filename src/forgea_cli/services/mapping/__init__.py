@@ -14,8 +14,9 @@ module of its own, imported on first use, so `mapping canonicalize` never loads 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from forgea_cli.services.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from forgea_cli.services.mapping.backfill import backfill_repo_mappings
@@ -66,8 +67,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+__getattr__ = lazy_exports(__name__, _HOMES)

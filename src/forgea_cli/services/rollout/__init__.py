@@ -1,34 +1,71 @@
-"""The rollout: adopt the Prisma database, migrate (expand → contract), the batched backfills and the
-duplicate resolution. The verbs the CLI may call; each takes a unit-of-work factory."""
+"""The rollout: adopt the Prisma database, migrate (expand → contract), the batched backfills that
+yield to the web app, and the duplicate resolution. The verbs the CLI may call; each takes a
+unit-of-work factory. Imported on first use (`forgea backfill --help` loads no database driver).
+"""
 
-from forgea_cli.services.rollout.adopt import (
-    AdoptRefused,
-    AdoptResult,
-    RefreshResult,
-    adopt,
-    adoption_records,
-    refresh_adoption,
-)
-from forgea_cli.services.rollout.backfills import (
-    BACKFILLS,
-    BackfillOptions,
-    DuplicateResolution,
-    resolve_duplicates,
-    run_all,
-)
-from forgea_cli.services.rollout.batching import BackfillReport
-from forgea_cli.services.rollout.migrations import (
-    BASELINE,
-    MigrationStatus,
-    Timeouts,
-    downgrade,
-    downgrade_sql,
-    history,
-    status,
-    upgrade,
-    upgrade_sql,
-)
+from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from forgea_cli.services.lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from forgea_cli.services.rollout.adoption import (
+        AdoptRefused,
+        AdoptResult,
+        RefreshResult,
+        adopt,
+        adoption_records,
+        refresh_adoption,
+    )
+    from forgea_cli.services.rollout.backfills import (
+        BACKFILLS,
+        BackfillOptions,
+        DuplicateResolution,
+        resolve_duplicates,
+        run_all,
+    )
+    from forgea_cli.services.rollout.batching import BackfillReport
+    from forgea_cli.services.rollout.migrations import (
+        BASELINE,
+        LockRetry,
+        MigrationStatus,
+        Timeouts,
+        downgrade,
+        downgrade_sql,
+        history,
+        status,
+        upgrade,
+        upgrade_sql,
+    )
+    from forgea_cli.services.rollout.throttle import BackfillStopped, ThrottleOptions
+
+_HOMES = {
+    **dict.fromkeys(
+        ("AdoptRefused", "AdoptResult", "RefreshResult", "adopt", "adoption_records", "refresh_adoption"),
+        "adoption",
+    ),
+    **dict.fromkeys(
+        ("BACKFILLS", "BackfillOptions", "DuplicateResolution", "resolve_duplicates", "run_all"), "backfills"
+    ),
+    "BackfillReport": "batching",
+    **dict.fromkeys(
+        (
+            "BASELINE",
+            "LockRetry",
+            "MigrationStatus",
+            "Timeouts",
+            "downgrade",
+            "downgrade_sql",
+            "history",
+            "status",
+            "upgrade",
+            "upgrade_sql",
+        ),
+        "migrations",
+    ),
+    **dict.fromkeys(("BackfillStopped", "ThrottleOptions"), "throttle"),
+}
 __all__ = [
     "BACKFILLS",
     "BASELINE",
@@ -36,9 +73,12 @@ __all__ = [
     "AdoptResult",
     "BackfillOptions",
     "BackfillReport",
+    "BackfillStopped",
     "DuplicateResolution",
+    "LockRetry",
     "MigrationStatus",
     "RefreshResult",
+    "ThrottleOptions",
     "Timeouts",
     "adopt",
     "adoption_records",
@@ -52,3 +92,4 @@ __all__ = [
     "upgrade",
     "upgrade_sql",
 ]
+__getattr__ = lazy_exports(__name__, _HOMES)

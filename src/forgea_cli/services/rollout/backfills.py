@@ -14,6 +14,7 @@ from forgea_cli.db.uow import UnitOfWorkFactory
 from forgea_cli.errors import Conflict
 from forgea_cli.progress import Progress
 from forgea_cli.services.rollout.batching import BackfillReport, run_keyset
+from forgea_cli.services.rollout.throttle import ThrottleOptions
 from forgea_cli.services.sessions.transitions import TransitionRequest, transition_session
 
 DEFAULT_BATCH_SIZE = 5000
@@ -21,11 +22,13 @@ DEFAULT_BATCH_SIZE = 5000
 
 @dataclass(frozen=True)
 class BackfillOptions:
-    batch_size: int = DEFAULT_BATCH_SIZE
+    batch_size: int = DEFAULT_BATCH_SIZE  # the first batch; later ones adapt to throttle.batch_time
     dry_run: bool = False
     progress: Progress | None = None
-    pause: float = 0.0  # seconds between batches, to throttle on a busy primary
+    pause: float = 0.0  # fixed seconds between batches, on top of the nice ratio
     web_host: str = "github.com"  # the GitHub web host repo URLs must name (FORGEA_GITHUB_WEB_URL)
+    throttle: ThrottleOptions = field(default_factory=ThrottleOptions)
+    notify: Callable[[str], None] = lambda message: None  # why the backfill pauses or resumes
 
 
 def _keyset(uow: UnitOfWorkFactory, job: KeysetJob, options: BackfillOptions) -> BackfillReport:
@@ -36,6 +39,8 @@ def _keyset(uow: UnitOfWorkFactory, job: KeysetJob, options: BackfillOptions) ->
         dry_run=options.dry_run,
         progress=options.progress,
         pause=options.pause,
+        throttle=options.throttle,
+        notify=options.notify,
     )
 
 

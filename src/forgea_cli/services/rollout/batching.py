@@ -8,13 +8,22 @@ its current batch; a rerun finds only what is still pending, so it never does wo
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from forgea_cli.db import keyset
+from forgea_cli.db.health import HealthMonitor, WaitersWatch, backend_pid
 from forgea_cli.db.keyset import KeysetJob
-from forgea_cli.db.uow import UnitOfWorkFactory
+from forgea_cli.db.uow import UnitOfWork, UnitOfWorkFactory
 from forgea_cli.progress import NoProgress, Progress
+from forgea_cli.services.rollout.throttle import (
+    BackfillStopped,
+    BatchSizer,
+    Throttle,
+    ThrottleOptions,
+    health_gauges,
+)
 
 
 @dataclass
@@ -50,8 +59,11 @@ def run_keyset(
     dry_run: bool,
     progress: Progress | None = None,
     pause: float = 0.0,
+    throttle: ThrottleOptions = ThrottleOptions(),
+    notify: Callable[[str], None] = lambda message: None,
 ) -> BackfillReport:
-    """`pause` seconds between batches lets an operator throttle a backfill on a busy primary."""
+    """Batches sized to ``throttle.batch_time``, slept by its nice ratio (plus a fixed ``pause``), and
+    held while the primary is unhealthy; stops cleanly at a batch boundary past a critical level."""
     progress = progress or NoProgress()
     report = BackfillReport(job.name, dry_run)
     with uow() as work:
@@ -61,18 +73,44 @@ def run_keyset(
         if dry_run or report.pending == 0:
             report.changed = report.pending if dry_run else 0
             return report
-        progress.start(job.name, report.pending)
-        low = None
-        try:
-            while (high := keyset.next_high(connection, job, low, batch_size)) is not None:
-                changed = job.apply(connection, low, high)
-                work.commit()
-                report.changed += changed
-                report.batches += 1
-                progress.advance(changed)
-                low = high
-                if pause:
-                    time.sleep(pause)
-        finally:
-            progress.finish()
+        with HealthMonitor(uow) as health, WaitersWatch(uow, backend_pid(connection)) as waiters:
+            control = Throttle(
+                BatchSizer(batch_size, throttle.batch_time, max(throttle.max_batch_size, 1)),
+                health_gauges(health, waiters, throttle),
+                nice=throttle.nice,
+                max_pause=throttle.max_pause,
+                notify=notify,
+            )
+            _batches(work, job, control, report, progress, pause)
     return report
+
+
+def _batches(
+    work: UnitOfWork,
+    job: KeysetJob,
+    control: Throttle,
+    report: BackfillReport,
+    progress: Progress,
+    pause: float,
+) -> None:
+    progress.start(job.name, report.pending)
+    low, size = None, control.sizer.size
+    try:
+        while (high := keyset.next_high(work.connection, job, low, size)) is not None:
+            started = time.perf_counter()
+            changed = job.apply(work.connection, low, high)
+            work.commit()
+            worked = time.perf_counter() - started
+            report.changed += changed
+            report.batches += 1
+            progress.advance(changed)
+            low = high
+            if pause:
+                time.sleep(pause)
+            size = control.between_batches(max(changed, 1), worked)
+    except BackfillStopped as stopped:
+        stopped.report = report
+        raise
+    finally:
+        report.details["throttle"] = control.summary()
+        progress.finish()
