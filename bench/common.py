@@ -75,12 +75,11 @@ def build_legacy_database(
     """Prisma baseline + legacy data (as the web app wrote it), adopted and upgraded to ``revision``."""
     from forgea_cli.db import migrations
     from forgea_cli.db.engine import make_engine
-    from forgea_cli.db.fixtures import legacy_data, load_prisma_baseline
+    from forgea_cli.db.fixtures import legacy_data, load_legacy_database
     from forgea_cli.db.uow import unit_of_work_factory
     from forgea_cli.services.rollout import adopt
 
-    load_prisma_baseline(server.dsn(dbname))
-    legacy_data.generate(server.dsn(dbname), legacy_data.LegacySize(sessions=sessions))
+    load_legacy_database(server.dsn(dbname), legacy_data.LegacySize(sessions=sessions))
     engine = make_engine(server.url(dbname))
     try:
         adopt(unit_of_work_factory(engine))

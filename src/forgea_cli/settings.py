@@ -35,7 +35,6 @@ class Settings(BaseSettings):
     repo_prefix: str = "forgea-"
     creations_per_minute: int = Field(default=80, ge=1, le=80)
     creations_per_hour: int = Field(default=500, ge=1, le=500)
-    debug: bool = False
 
     def database_url_value(self) -> str | None:
         return self.database_url.get_secret_value() if self.database_url else None

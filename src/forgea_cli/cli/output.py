@@ -44,10 +44,6 @@ def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any
     _console(stderr=False).print(grid)
 
 
-def is_interactive() -> bool:
-    return sys.stdin.isatty() and sys.stderr.isatty()
-
-
 def confirm_or_abort(question: str, *, yes: bool) -> None:
     """Destructive commands ask on a terminal; elsewhere they need --yes."""
     if yes:

@@ -1,18 +1,11 @@
-"""The demo's database: the Prisma replica with legacy data in it, and the rows its steps refer to."""
+"""The rows the demo's steps refer to, read from the demo database (`db.fixtures.load_legacy_database`)."""
 
 from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-from forgea_cli.db.fixtures import legacy_data, load_prisma_baseline
+from forgea_cli.db.fixtures import legacy_data
 from forgea_cli.db.statuses import ACTIVE_SQL
-
-
-def load_legacy_database(url: str, size: legacy_data.LegacySize) -> None:
-    """A database as the web app left it: the Prisma-made schema, then legacy data of `size`."""
-    load_prisma_baseline(url)
-    legacy_data.generate(url, size)
-
 
 # Judged on the generated (legacy) sessions only, so a rerun picks the same student and the demo's
 # `session create` is a replay rather than a second session.

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from forgea_cli.db import demo_data
 from forgea_cli.db.embedded import create_database
 from forgea_cli.db.engine import libpq_dsn, with_database
+from forgea_cli.db.fixtures import load_legacy_database
 from forgea_cli.db.fixtures.legacy_data import LegacySize
 from forgea_cli.db.uow import UnitOfWorkFactory
 from forgea_cli.demo.plan import DemoWorld
@@ -24,7 +25,7 @@ def prepare(embedded_url: str, *, reset: bool) -> tuple[str, bool]:
     url = with_database(embedded_url, DEMO_DATABASE)
     if not create_database(libpq_dsn(embedded_url), DEMO_DATABASE, replace=reset):
         return url, False
-    demo_data.load_legacy_database(url, DEMO_SIZE)
+    load_legacy_database(url, DEMO_SIZE)
     return url, True
 
 
