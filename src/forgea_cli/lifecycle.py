@@ -15,7 +15,7 @@ from itertools import product
 from types import MappingProxyType
 from typing import Any
 
-from forgea_cli.errors import IllegalTransition, InvalidInput, PreconditionFailed
+from forgea_cli.errors import InvalidInput
 
 __all__ = [
     "ACTIVE",
@@ -38,7 +38,6 @@ __all__ = [
     "mermaid",
     "parse_status",
     "precondition_for",
-    "require_transition",
 ]
 
 
@@ -126,24 +125,6 @@ def judge(current: Status, target: Status, facts: Facts = Facts()) -> Outcome:
     if precondition is Precondition.NO_OTHER_ACTIVE_SESSION and facts.other_active_session:
         return Outcome.OTHER_ACTIVE_SESSION
     return Outcome.ALLOWED
-
-
-def require_transition(current: Status, target: Status, facts: Facts = Facts()) -> None:
-    """Return if the change is allowed; raise IllegalTransition or PreconditionFailed otherwise."""
-    outcome = judge(current, target, facts)
-    if outcome is Outcome.ILLEGAL:
-        raise IllegalTransition(f"Invalid LabSession status transition: {current} -> {target}")
-    if outcome is Outcome.NEEDS_PASS_EVIDENCE:
-        raise PreconditionFailed(
-            f"Cannot move LabSession from {current} to {target}: no passing verification "
-            "is recorded (a PASS VerificationAttempt or a legacy VerificationLog row is required)"
-        )
-    if outcome is Outcome.OTHER_ACTIVE_SESSION:
-        raise PreconditionFailed(
-            f"Cannot move LabSession from {current} to {target}: the student already has another "
-            "active (IN_PROGRESS or STUCK) session for this lab",
-            hint="defer or finish the other session first",
-        )
 
 
 def completed_at_on_entry(target: Status) -> bool:
