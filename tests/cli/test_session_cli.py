@@ -186,6 +186,26 @@ def test_list_filters(forgea, world):
     assert len(lab) == 1
 
 
+def test_list_by_an_email_differing_only_by_case_takes_the_exact_one_or_refuses(forgea, world):
+    """Two users whose emails differ only by case: the exact spelling names one, any other is
+    ambiguous (exit 2, both named), as for `session create`; never one of them picked arbitrarily."""
+    with seed.connect(world["url"]) as conn:
+        twin = seed.add_user(conn, "Ada@Example.edu")
+        twin_session = seed.add_session(conn, twin, world["lab"])
+
+    def listed(email: str) -> list[str]:
+        result = forgea("session", "list", "--user", email, "--json", url=world["url"])
+        assert result.exit_code == 0, result.stderr
+        return [row["id"] for row in json.loads(result.stdout)]
+
+    assert listed("Ada@Example.edu") == [str(twin_session)]
+    assert listed("ada@example.edu") == [str(world["session"])]
+    ambiguous = forgea("session", "list", "--user", "ADA@EXAMPLE.EDU", url=world["url"])
+    assert ambiguous.exit_code == 2, ambiguous.stdout
+    assert "ada@example.edu" in ambiguous.stderr and "Ada@Example.edu" in ambiguous.stderr
+    assert "Traceback" not in ambiguous.stderr
+
+
 def test_lifecycle_show_formats(forgea):
     mermaid = forgea("lifecycle", "show", "--format", "mermaid")
     assert mermaid.exit_code == 0 and mermaid.stdout.startswith("stateDiagram-v2")

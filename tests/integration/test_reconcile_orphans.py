@@ -62,7 +62,7 @@ def landscape(seeded, fake_github, make_gateway, uow):
     gone_user = seeded.add_user("gone@example.edu")
     gone = create_session(uow, gateway, CONFIG, spec(seeded, user="gone@example.edu")).result
     gateway.delete_repo(gone["repoFullName"])
-    assert gone_user
+    assert gone["userId"] == str(gone_user)
     return {
         "in_use": in_use,
         "cleanup": cleanup,

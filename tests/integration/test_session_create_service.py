@@ -16,6 +16,7 @@ from forgea_cli.services.sessions.create import (
     ActiveSessionExists,
     Completer,
     ForkNotFound,
+    LeaseLost,
     RepoNameConflict,
     create_session,
 )
@@ -317,6 +318,21 @@ def test_a_live_lease_is_in_progress_and_an_expired_one_is_taken_over(uow, seede
     assert create_session(uow, make_gateway(), CONFIG, spec(seeded)).outcome == "created"
 
 
+def test_a_run_that_lost_its_lease_reports_it_instead_of_failing_the_key(
+    uow, seeded, fake_github, make_gateway
+):
+    plan = _plan(uow, seeded)
+    row, stale_lease = session_create.start(uow, CONFIG, plan)
+    seeded.expire_leases()
+    _row, winner_lease = session_create.take_over(uow, CONFIG, row)  # another run holds the key now
+    fake_github.reset()  # the template is gone: GitHub refuses the late run for good
+    with pytest.raises(LeaseLost, match="another run took over") as lost:
+        Completer(uow, make_gateway(), CONFIG, plan, row, stale_lease).complete()
+    assert "GITHUB_NOT_FOUND" in lost.value.message and isinstance(lost.value.__context__, GitHubNotFound)
+    key = _key(seeded)  # the winner's key, untouched by the late run's verdict
+    assert (key["recoveryPoint"], key["errorCode"], key["lockedAt"]) == ("STARTED", None, winner_lease)
+
+
 def test_a_run_whose_lease_was_taken_over_neither_writes_nor_deletes(uow, seeded, fake_github, make_gateway):
     plan = _plan(uow, seeded)
     row, stale_lease = session_create.start(uow, CONFIG, plan)
@@ -358,6 +374,16 @@ def test_a_lab_without_its_current_version_row_names_the_backfill(uow, seeded, f
     assert seeded.counts()["keys"] == 0
     outcome = create_session(uow, make_gateway(), CONFIG, spec(seeded, lab_version="v1"))
     assert outcome.result["labVersion"] == "v1"
+
+
+def test_an_email_matching_users_only_case_insensitively_is_ambiguous(uow, seeded, fake_github, make_gateway):
+    twin = seeded.add_user("Student0@Example.edu")  # seeded.email is student0@example.edu
+    with pytest.raises(InvalidInput, match="differ only by case") as refused:
+        create_session(uow, make_gateway(), CONFIG, spec(seeded, user="STUDENT0@EXAMPLE.EDU"))
+    assert seeded.email in refused.value.message and "Student0@Example.edu" in refused.value.message
+    assert seeded.counts()["keys"] == 0 and fake_github.request_count() == 0
+    exact = create_session(uow, make_gateway(), CONFIG, spec(seeded, user="Student0@Example.edu"))
+    assert exact.result["userId"] == str(twin)
 
 
 def test_an_explicit_key_and_a_version_id_are_accepted(uow, seeded, fake_github, make_gateway):
