@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, text
 
+from forgea_cli.db.idempotency_keys import STUCK_SQL
 from forgea_cli.db.statuses import ACTIVE_SQL
 from forgea_cli.urls import RESERVED_FIRST_SEGMENTS, canonical_repo_url
 
@@ -170,9 +171,7 @@ def canonical_prefix(web_url: str) -> str:
 
 
 def stuck_keys(connection: Connection, lease_seconds: float) -> Figure:
-    stuck = """SELECT id FROM "IdempotencyKey"
-               WHERE "recoveryPoint" IN ('STARTED', 'REPO_CREATED')
-                 AND coalesce("lockedAt", "lastRunAt") < LOCALTIMESTAMP - make_interval(secs => :lease)"""
+    stuck = f'SELECT id FROM "IdempotencyKey" WHERE {STUCK_SQL}'  # what `keys list --stuck` shows
     return _figure(connection, stuck, {"lease": lease_seconds})
 
 
