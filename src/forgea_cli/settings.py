@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FORGEA_", env_file=".env", extra="ignore")
 
     database_url: SecretStr | None = None
+    replica_url: SecretStr | None = None  # read-only reports read from it when set (DESIGN §10)
     github_token: SecretStr | None = None
     github_api_url: str = "https://api.github.com"
     github_web_url: str = "https://github.com"
@@ -38,3 +39,6 @@ class Settings(BaseSettings):
 
     def database_url_value(self) -> str | None:
         return self.database_url.get_secret_value() if self.database_url else None
+
+    def replica_url_value(self) -> str | None:
+        return self.replica_url.get_secret_value() if self.replica_url else None

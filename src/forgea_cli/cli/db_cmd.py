@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from forgea_cli.cli import output
@@ -18,13 +20,29 @@ def _embedded(ctx: typer.Context):
     return EmbeddedDatabase(runtime(ctx).settings.data_dir)
 
 
+Replica = Annotated[
+    bool,
+    typer.Option(
+        "--replica",
+        help="Also a streaming standby of it (pg_basebackup from the same binaries), for read-only reports "
+        "(FORGEA_REPLICA_URL) and replication-lag throttling.",
+    ),
+]
+
+
 @app.command()
-def start(ctx: typer.Context) -> None:
+def start(ctx: typer.Context, replica: Replica = False) -> None:
     """Start the embedded database (initialising it on first use) and print its URL."""
     from forgea_cli.redaction import mask_url
 
-    url = _embedded(ctx).start()
-    output.say(f"embedded PostgreSQL running; database URL: {mask_url(url)}")
+    embedded = _embedded(ctx)
+    url = embedded.start()
+    output.say("embedded PostgreSQL running; database URL:")
+    typer.echo(mask_url(url))
+    if replica:
+        standby = embedded.start_replica()
+        output.say("streaming standby running; for read-only reports: export FORGEA_REPLICA_URL=")
+        typer.echo(mask_url(standby.url()))
 
 
 @app.command()
@@ -37,26 +55,43 @@ def stop(ctx: typer.Context) -> None:
 @app.command()
 def status(ctx: typer.Context, json: Json = False) -> None:
     """Show whether the embedded database is running, and where its data lives."""
-    state = _embedded(ctx).status()
+    embedded = _embedded(ctx)
+    state = embedded.status()
+    standby = embedded.replica()
     document = {
         "running": state.running,
         "pgdata": str(state.pgdata),
         "pid": state.pid,
         "socket_dir": str(state.socket_dir) if state.socket_dir else None,
         "configured_url_overrides": runtime(ctx).settings.database_url is not None,
+        "replica": {"running": True, "pgdata": str(standby.pgdata), "socket_dir": str(standby.socket_dir)}
+        if standby
+        else {"running": False},
     }
     if json:
         output.emit_json(document)
         return
     output.show(f"running: {'yes' if state.running else 'no'}  pid: {state.pid or '-'}  data: {state.pgdata}")
+    if standby:
+        output.show(f"replica: running  data: {standby.pgdata}")
     if document["configured_url_overrides"]:
         output.warn("FORGEA_DATABASE_URL is set: commands use it, not the embedded database")
 
 
 @app.command()
-def url(ctx: typer.Context) -> None:
+def url(
+    ctx: typer.Context,
+    replica: Annotated[bool, typer.Option("--replica", help="The embedded standby's URL instead.")] = False,
+) -> None:
     """Print the database URL commands use (the password masked)."""
     from forgea_cli.db.engine import resolve_database_url
+    from forgea_cli.errors import NotFound
     from forgea_cli.redaction import mask_url
 
+    if replica:
+        standby = _embedded(ctx).replica()
+        if standby is None:
+            raise NotFound("the embedded standby is not running", hint="`forgea db start --replica`")
+        typer.echo(mask_url(standby.url()))
+        return
     typer.echo(mask_url(resolve_database_url(runtime(ctx).settings)))

@@ -129,7 +129,7 @@ def lookup(
     if repo_id is None and url is None:
         raise InvalidInput("give --repo-id N or --url URL (or both)")
     rt = runtime(ctx)
-    result = lookup_repo(rt.uow, repo_id=repo_id, html_url=url, web_host=rt.settings.github_web_url)
+    result = lookup_repo(rt.replica_uow, repo_id=repo_id, html_url=url, web_host=rt.settings.github_web_url)
     document = result.as_dict()
     if json_output:
         emit_json(document)

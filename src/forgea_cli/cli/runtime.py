@@ -17,6 +17,7 @@ class Runtime:
     def __init__(self, *, debug: bool = False) -> None:
         self.debug = debug
         self._engine: Engine | None = None
+        self._replica_engine: Engine | None = None
 
     @cached_property
     def settings(self) -> Settings:
@@ -39,10 +40,28 @@ class Runtime:
 
         return unit_of_work_factory(self.engine)
 
+    @property
+    def replica_uow(self) -> UnitOfWorkFactory:
+        """Units of work for read-only reports: the read replica (FORGEA_REPLICA_URL) when one is
+        configured, else the primary. Never for anything that writes or must see its own writes."""
+        from forgea_cli.db.engine import replica_engine_from_settings
+        from forgea_cli.db.uow import unit_of_work_factory
+
+        if self.settings.replica_url is None:
+            return self.uow
+        if self._replica_engine is None:
+            self._replica_engine = replica_engine_from_settings(self.settings)
+        return unit_of_work_factory(self._replica_engine)
+
+    @property
+    def has_replica(self) -> bool:
+        return self.settings.replica_url is not None
+
     def close(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
+        for engine in (self._engine, self._replica_engine):
+            if engine is not None:
+                engine.dispose()
+        self._engine = self._replica_engine = None
 
 
 def runtime(ctx: typer.Context) -> Runtime:

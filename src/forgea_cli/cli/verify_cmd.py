@@ -76,7 +76,9 @@ def verify_constraints(
     options.selected()  # bad combinations fail before the database is touched
     if junit is not None and not junit.parent.is_dir():
         raise typer.BadParameter(f"folder {junit.parent} does not exist", param_hint="--junit")
-    report = verify.verify_constraints(state.uow, options)
+    report = verify.verify_constraints(
+        state.uow, options, replica=state.replica_uow if state.has_replica else None
+    )
     if junit is not None:
         junit.write_text(verify.junit_xml(report.by_group(), report.seconds), encoding="utf-8")
     if json:

@@ -85,3 +85,9 @@ def connect(engine: Engine) -> Iterator[Connection]:
 
 def engine_from_settings(settings: Settings) -> Engine:
     return make_engine(resolve_database_url(settings))
+
+
+def replica_engine_from_settings(settings: Settings) -> Engine | None:
+    """The read replica's engine (FORGEA_REPLICA_URL), or None when none is configured."""
+    url = settings.replica_url_value()
+    return make_engine(sqlalchemy_url(url), pool_size=2) if url else None

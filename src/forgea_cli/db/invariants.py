@@ -175,6 +175,19 @@ def stuck_keys(connection: Connection, lease_seconds: float) -> Figure:
     return _figure(connection, stuck, {"lease": lease_seconds})
 
 
+def replay_lag_seconds(connection: Connection) -> float | None:
+    """On a standby, seconds since the last replayed transaction committed (0 when it has replayed all
+    it received); None when the connection is not to a standby."""
+    row = connection.execute(
+        text(
+            """SELECT pg_is_in_recovery() AS standby,
+                      CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+                           ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp()) END AS lag"""
+        )
+    ).one()
+    return float(row.lag or 0.0) if row.standby else None
+
+
 def logs_without_attempt(connection: Connection) -> Figure:
     missing = """SELECT l.id FROM "VerificationLog" l WHERE NOT EXISTS
                  (SELECT 1 FROM "VerificationAttempt" a WHERE a."legacyVerificationLogId" = l.id)"""

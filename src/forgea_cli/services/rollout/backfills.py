@@ -52,8 +52,25 @@ def lab_versions(uow: UnitOfWorkFactory, options: BackfillOptions) -> BackfillRe
     report.pending = labs.pending + sessions.pending
     report.changed = labs.changed + sessions.changed
     report.batches = labs.batches + sessions.batches
-    report.details = {"versions_created": labs.changed, "sessions_linked": sessions.changed}
+    report.details = {
+        "versions_created": labs.changed,
+        "sessions_linked": sessions.changed,
+        **_merged_throttle(labs, sessions),
+    }
     return report
+
+
+def _merged_throttle(*reports: BackfillReport) -> dict:
+    summaries = [r.details["throttle"] for r in reports if "throttle" in r.details]
+    if not summaries:
+        return {}
+    return {
+        "throttle": {
+            "batch_size": summaries[-1]["batch_size"],
+            "slept_seconds": round(sum(t["slept_seconds"] for t in summaries), 3),
+            "pauses": [p for t in summaries for p in t["pauses"]],
+        }
+    }
 
 
 def completed_at(uow: UnitOfWorkFactory, options: BackfillOptions) -> BackfillReport:

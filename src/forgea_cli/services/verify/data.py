@@ -46,6 +46,31 @@ def check_data(connection: Connection, revisions: AppliedRevisions, web_url: str
     return results
 
 
+REPLICA_LAG_WARNING = 1.0  # seconds
+
+
+def replica_lag(connection: Connection) -> CheckResult:
+    """How far behind the replica the data checks read is: their figures are as of then."""
+    lag = q.replay_lag_seconds(connection)
+    if lag is None:
+        return warned(
+            "data.replica.lag",
+            "FORGEA_REPLICA_URL",
+            "FORGEA_REPLICA_URL is not a standby (pg_is_in_recovery() is false)",
+            hint="point FORGEA_REPLICA_URL at a streaming standby, or unset it",
+        )
+    return judged(
+        lag <= REPLICA_LAG_WARNING,
+        "data.replica.lag",
+        "FORGEA_REPLICA_URL",
+        f"the data checks read a replica {lag:.3f} s behind the primary",
+        expected={"lag_seconds_at_most": REPLICA_LAG_WARNING},
+        found={"lag_seconds": lag},
+        hint="the data figures are as of the replica's last replayed transaction",
+        otherwise=CheckStatus.WARN,
+    )
+
+
 def _backfill_gap(revisions: AppliedRevisions) -> CheckStatus:
     return CheckStatus.FAIL if revisions.has(CONTRACT) else CheckStatus.WARN
 

@@ -21,7 +21,7 @@ from forgea_cli.db.snapshots import load_snapshot
 from forgea_cli.db.uow import Connection, UnitOfWork, UnitOfWorkFactory
 from forgea_cli.errors import InvalidInput
 from forgea_cli.services.verify.catalog import AdoptedObject, check_catalog
-from forgea_cli.services.verify.data import check_data
+from forgea_cli.services.verify.data import check_data, replica_lag
 from forgea_cli.services.verify.migrations import applied_revisions, check_migrations
 from forgea_cli.services.verify.probes import run_probes
 from forgea_cli.services.verify.results import (
@@ -104,7 +104,13 @@ class VerifyReport:
         }
 
 
-def verify_constraints(uow: UnitOfWorkFactory, options: VerifyOptions = VerifyOptions()) -> VerifyReport:
+def verify_constraints(
+    uow: UnitOfWorkFactory,
+    options: VerifyOptions = VerifyOptions(),
+    *,
+    replica: UnitOfWorkFactory | None = None,
+) -> VerifyReport:
+    """``replica``: the data checks read from it (and its lag is reported); the rest needs the primary."""
     groups = options.selected()
     revisions = applied_revisions(migrations.current_revision_of(uow))
     report = VerifyReport(revisions, options)
@@ -117,7 +123,10 @@ def verify_constraints(uow: UnitOfWorkFactory, options: VerifyOptions = VerifyOp
     for group in groups:
         started = time.perf_counter()
         if group == "migrations" or revisions.managed:
-            report.results += _run_group(uow, group, runners[group])
+            source = replica if group == "data" and replica is not None else uow
+            report.results += _run_group(source, group, runners[group])
+            if group == "data" and replica is not None:
+                report.results += _run_group(replica, group, lambda work: [replica_lag(work.connection)])
         else:
             report.results += _unmanaged(group)
         report.seconds[group] = time.perf_counter() - started
