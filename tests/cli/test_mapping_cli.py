@@ -73,7 +73,16 @@ def test_canonicalize_follows_the_configured_web_host(forgea):
 def test_backfill_json_then_nothing_to_do(forgea, sessions_db, tmp_path):
     report_csv = tmp_path / "problems.csv"
     first = forgea(
-        "mapping", "backfill", "--json", "--batch-size", "7", "--report-csv", str(report_csv), url=sessions_db
+        "mapping",
+        "backfill",
+        "--json",
+        "--batch-size",
+        "7",
+        "--max-batch-size",
+        "7",
+        "--report-csv",
+        str(report_csv),
+        url=sessions_db,
     )
     assert first.exit_code == 0, first.stderr
     document = json.loads(first.stdout)

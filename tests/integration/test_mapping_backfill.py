@@ -15,6 +15,7 @@ from forgea_cli.db.fixtures import legacy_data
 from forgea_cli.errors import InProgress, InvalidInput
 from forgea_cli.services.mapping import backfill as mapping_backfill
 from forgea_cli.services.mapping import backfill_repo_mappings
+from forgea_cli.services.rollout import ThrottleOptions
 from tests.conftest import migrate_to
 from tests.integration.mapping_support import (
     add_lab,
@@ -152,7 +153,7 @@ def test_duplicate_urls_across_batches_pick_one_global_winner(migrated_db, engin
         add_session(connection, "https://www.github.com/o/c", last_activity=later(1), session_id=ids[2])
         add_session(connection, "https://github.com/o/d", session_id=ids[4])
 
-    report = backfill_repo_mappings(uow, batch_size=1)
+    report = backfill_repo_mappings(uow, batch_size=1, throttle=ThrottleOptions(max_batch_size=1))
 
     mapped = {m["canonicalUrl"]: session for session, m in mappings_by_session(engine).items()}
     assert mapped == {

@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import typer
 
 from forgea_cli.cli import output
 from forgea_cli.cli.groups import command_group
-from forgea_cli.cli.options import (
-    BatchSize,
-    BatchTime,
-    CriticalLag,
-    DryRun,
-    Json,
-    MaxActive,
-    MaxBatchSize,
-    MaxLag,
-    MaxPause,
-    MaxWaiters,
-    Nice,
-    Pause,
-)
+from forgea_cli.cli.options import BatchSize, DryRun, Json, Pause, throttle_flags
 from forgea_cli.cli.progress import for_terminal
 from forgea_cli.cli.runtime import runtime
-from forgea_cli.services.rollout import throttle
 
 app = command_group("backfill")
 
@@ -41,42 +25,16 @@ def describe(report) -> str:
     return f"{report.name}: changed {report.changed} rows in {report.batches} batches{held}"
 
 
-@dataclass(frozen=True)
-class Throttling:
-    """The throttle flags every backfill command takes (DESIGN §10)."""
+def _options(ctx: typer.Context, dry_run: bool, batch_size: int, pause: float, throttle):
+    from forgea_cli.services.rollout import BackfillOptions
 
-    batch_size: int
-    pause: float
-    batch_time: float
-    max_batch_size: int
-    nice: float
-    max_lag: float
-    critical_lag: float
-    max_active: int
-    max_waiters: int
-    max_pause: float
-
-
-def _options(ctx: typer.Context, dry_run: bool, throttling: Throttling):
-    from forgea_cli.services.rollout import BackfillOptions, ThrottleOptions
-
-    t = throttling
     return BackfillOptions(
-        batch_size=t.batch_size,
+        batch_size=batch_size,
         dry_run=dry_run,
         progress=for_terminal(),
-        pause=t.pause,
+        pause=pause,
         web_host=runtime(ctx).settings.github_web_url,
-        throttle=ThrottleOptions(
-            batch_time=t.batch_time,
-            max_batch_size=t.max_batch_size,
-            nice=t.nice,
-            max_pause=t.max_pause,
-            max_lag=t.max_lag,
-            critical_lag=t.critical_lag,
-            max_active=t.max_active,
-            max_waiters=t.max_waiters,
-        ),
+        throttle=throttle,
         notify=lambda message: output.say(message),
     )
 
@@ -94,11 +52,11 @@ def _stopped(stopped, json: bool) -> None:
     raise stopped
 
 
-def _run(ctx: typer.Context, name: str, dry_run: bool, json: bool, throttling: Throttling) -> None:
+def _run(ctx: typer.Context, name: str, dry_run: bool, json: bool, options) -> None:
     from forgea_cli.services import rollout
 
     try:
-        report = rollout.BACKFILLS[name](runtime(ctx).uow, _options(ctx, dry_run, throttling))
+        report = rollout.BACKFILLS[name](runtime(ctx).uow, options)
     except rollout.BackfillStopped as stopped:
         _stopped(stopped, json)
     if json:
@@ -117,34 +75,16 @@ SINGLE_BACKFILLS = {
 
 
 def _single_backfill_command(name: str, help_text: str):
+    @throttle_flags
     def command(
         ctx: typer.Context,
         batch_size: BatchSize = DEFAULT_BATCH,
         dry_run: DryRun = False,
         json: Json = False,
         pause: Pause = 0.0,
-        batch_time: BatchTime = throttle.DEFAULT_BATCH_TIME,
-        max_batch_size: MaxBatchSize = throttle.DEFAULT_MAX_BATCH_SIZE,
-        nice: Nice = throttle.DEFAULT_NICE,
-        max_lag: MaxLag = throttle.DEFAULT_MAX_LAG,
-        critical_lag: CriticalLag = throttle.DEFAULT_CRITICAL_LAG,
-        max_active: MaxActive = throttle.DEFAULT_MAX_ACTIVE,
-        max_waiters: MaxWaiters = throttle.DEFAULT_MAX_WAITERS,
-        max_pause: MaxPause = throttle.DEFAULT_MAX_PAUSE,
+        throttle=None,
     ) -> None:
-        throttling = Throttling(
-            batch_size,
-            pause,
-            batch_time,
-            max_batch_size,
-            nice,
-            max_lag,
-            critical_lag,
-            max_active,
-            max_waiters,
-            max_pause,
-        )
-        _run(ctx, name, dry_run, json, throttling)
+        _run(ctx, name, dry_run, json, _options(ctx, dry_run, batch_size, pause, throttle))
 
     command.__doc__ = help_text
     return command
@@ -155,20 +95,14 @@ for _name, _help in SINGLE_BACKFILLS.items():
 
 
 @app.command("all")
+@throttle_flags
 def run_all(
     ctx: typer.Context,
     batch_size: BatchSize = DEFAULT_BATCH,
     dry_run: DryRun = False,
     json: Json = False,
     pause: Pause = 0.0,
-    batch_time: BatchTime = throttle.DEFAULT_BATCH_TIME,
-    max_batch_size: MaxBatchSize = throttle.DEFAULT_MAX_BATCH_SIZE,
-    nice: Nice = throttle.DEFAULT_NICE,
-    max_lag: MaxLag = throttle.DEFAULT_MAX_LAG,
-    critical_lag: CriticalLag = throttle.DEFAULT_CRITICAL_LAG,
-    max_active: MaxActive = throttle.DEFAULT_MAX_ACTIVE,
-    max_waiters: MaxWaiters = throttle.DEFAULT_MAX_WAITERS,
-    max_pause: MaxPause = throttle.DEFAULT_MAX_PAUSE,
+    throttle=None,
 ):
     """Every backfill above, in order. Safe to rerun: finished work is skipped.
 
@@ -178,20 +112,8 @@ def run_all(
     """
     from forgea_cli.services import rollout
 
-    throttling = Throttling(
-        batch_size,
-        pause,
-        batch_time,
-        max_batch_size,
-        nice,
-        max_lag,
-        critical_lag,
-        max_active,
-        max_waiters,
-        max_pause,
-    )
     try:
-        reports = rollout.run_all(runtime(ctx).uow, _options(ctx, dry_run, throttling))
+        reports = rollout.run_all(runtime(ctx).uow, _options(ctx, dry_run, batch_size, pause, throttle))
     except rollout.BackfillStopped as stopped:
         _stopped(stopped, json)
     if json:

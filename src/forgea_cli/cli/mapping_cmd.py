@@ -8,8 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from forgea_cli.cli.groups import command_group
-from forgea_cli.cli.options import BatchSize, DryRun, Json
-from forgea_cli.cli.output import emit_json, show, table, warn
+from forgea_cli.cli.options import BatchSize, DryRun, Json, throttle_flags
+from forgea_cli.cli.output import emit_json, say, show, table, warn
 from forgea_cli.cli.runtime import runtime
 
 app = command_group("mapping")
@@ -49,12 +49,14 @@ def canonicalize(
 
 
 @app.command()
+@throttle_flags
 def backfill(
     ctx: typer.Context,
     batch_size: BatchSize = 5000,
     dry_run: DryRun = False,
     json_output: Json = False,
     report_csv: ReportCsv = None,
+    throttle=None,
 ) -> None:
     """Create a PENDING mapping (source BACKFILL) for every legacy session, from its userForkUrl.
 
@@ -62,7 +64,8 @@ def backfill(
     wins, then the most recent activity, then the smallest id; the others are reported as
     DUPLICATE_URL, invalid URLs as INVALID_URL, and sessions naming a lab's template repository
     (Lab.baseRepoUrl, LabVersion.templateRepoUrl) as TEMPLATE_URL. Nothing is guessed. Resumable
-    and idempotent.
+    and idempotent. The writes yield to the web app like every backfill: batches adapt to
+    --batch-time, and it pauses on replica lag, active connections or waiters (the throttle flags).
     """
     from forgea_cli.cli.progress import for_terminal
     from forgea_cli.services.mapping import backfill_repo_mappings
@@ -75,6 +78,8 @@ def backfill(
         progress=for_terminal(),
         report_csv=report_csv,
         web_host=rt.settings.github_web_url,
+        throttle=throttle,
+        notify=lambda message: say(message),
     )
     if json_output:
         emit_json(report.as_dict())

@@ -11,7 +11,15 @@ DryRun = Annotated[
     bool, typer.Option("--dry-run", help="Show what would happen; write nothing (rolled back or rendered).")
 ]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-BatchSize = Annotated[int, typer.Option("--batch-size", min=1, max=100_000, help="Rows per transaction.")]
+BatchSize = Annotated[
+    int,
+    typer.Option(
+        "--batch-size",
+        min=1,
+        max=100_000,
+        help="Rows in the first batch (one transaction each); then adaptive.",
+    ),
+]
 LockTimeout = Annotated[
     str,
     typer.Option(
@@ -63,3 +71,43 @@ MaxWaiters = Annotated[
 MaxPause = Annotated[
     float, typer.Option("--max-pause", min=0.0, help="Stop cleanly after pausing this long (seconds).")
 ]
+
+
+def throttle_flags(command):
+    """Adds the throttle flags to a backfill command and hands it one ``throttle`` argument
+    (a `ThrottleOptions`), as sqlite-utils' output decorator does for its format flags."""
+    import functools
+    import inspect
+    import typing
+
+    from forgea_cli.services.rollout import throttle as defaults
+
+    flags = {
+        "batch_time": (BatchTime, defaults.DEFAULT_BATCH_TIME),
+        "max_batch_size": (MaxBatchSize, defaults.DEFAULT_MAX_BATCH_SIZE),
+        "nice": (Nice, defaults.DEFAULT_NICE),
+        "max_lag": (MaxLag, defaults.DEFAULT_MAX_LAG),
+        "critical_lag": (CriticalLag, defaults.DEFAULT_CRITICAL_LAG),
+        "max_active": (MaxActive, defaults.DEFAULT_MAX_ACTIVE),
+        "max_waiters": (MaxWaiters, defaults.DEFAULT_MAX_WAITERS),
+        "max_pause": (MaxPause, defaults.DEFAULT_MAX_PAUSE),
+    }
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        values = {name: kwargs.pop(name) for name in flags}
+        return command(*args, throttle=defaults.ThrottleOptions(**values), **kwargs)
+
+    signature = inspect.signature(command)
+    hints = typing.get_type_hints(command, include_extras=True)  # string annotations resolved
+    kept = [
+        p.replace(annotation=hints.get(p.name, p.annotation))
+        for p in signature.parameters.values()
+        if p.name != "throttle"
+    ]
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+        for name, (annotation, default) in flags.items()
+    ]
+    wrapper.__signature__ = signature.replace(parameters=kept + added)
+    return wrapper

@@ -20,6 +20,8 @@ unmapped and plans again, so it is resumable and idempotent. Existing mappings a
 from __future__ import annotations
 
 import csv
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,8 @@ from forgea_cli.db.uow import UnitOfWork, UnitOfWorkFactory
 from forgea_cli.errors import InvalidInput
 from forgea_cli.progress import NoProgress, Progress
 from forgea_cli.services.mapping import templates as lab_templates
-from forgea_cli.services.rollout.batching import BackfillReport
+from forgea_cli.services.rollout.batching import BackfillReport, throttled
+from forgea_cli.services.rollout.throttle import BackfillStopped, Throttle, ThrottleOptions
 from forgea_cli.urls import DEFAULT_WEB_HOST, RepoUrlRejected, parse_repo_url, redact_url
 
 NAME = "repo-mappings"
@@ -47,9 +50,11 @@ def backfill_repo_mappings(
     progress: Progress | None = None,
     report_csv: Path | None = None,
     web_host: str = DEFAULT_WEB_HOST,
+    throttle: ThrottleOptions | None = None,
+    notify: Callable[[str], None] = lambda message: None,
 ) -> BackfillReport:
     """Map every legacy session whose URL is valid, not a duplicate and not a lab's template
-    (PENDING, source BACKFILL)."""
+    (PENDING, source BACKFILL). The writes yield to the web app like every backfill (``throttle``)."""
     if batch_size < 1:
         raise InvalidInput("--batch-size must be at least 1")
     progress = progress or NoProgress()
@@ -69,7 +74,8 @@ def backfill_repo_mappings(
             if dry_run:
                 report.changed = counts.to_map
             elif counts.to_map:
-                _write_plan(writer, counts, batch_size, progress, report)
+                with throttled(uow, writer, batch_size, throttle or ThrottleOptions(), notify) as control:
+                    _write_plan(writer, counts, control, progress, report)
         finally:
             writer.rollback()
             sql.drop_temp_tables(writer.connection)  # the connection goes back to the pool
@@ -129,22 +135,30 @@ def stage_line(line: bytes, web_host: str = DEFAULT_WEB_HOST) -> bytes:
 def _write_plan(
     writer: UnitOfWork,
     counts: sql.PlanCounts,
-    batch_size: int,
+    control: Throttle,
     progress: Progress,
     report: BackfillReport,
 ) -> None:
-    lost = 0
+    lost, low, size = 0, 0, control.sizer.size
     progress.start("repo mappings: writing", counts.to_map)
     try:
-        for low in range(0, counts.last_seq, batch_size):
-            planned, inserted = sql.insert_batch(writer.connection, low, low + batch_size)
+        while low < counts.last_seq:
+            started = time.perf_counter()
+            planned, inserted = sql.insert_batch(writer.connection, low, low + size)
             writer.commit()  # one transaction per batch; the temporary plan stays on the connection
+            worked = time.perf_counter() - started
+            low += size
             if planned:
                 report.batches += 1
                 report.changed += inserted
                 lost += planned - inserted
                 progress.advance(planned)
+            size = control.between_batches(max(planned, 1), worked)
+    except BackfillStopped as stopped:
+        stopped.report = report
+        raise
     finally:
+        report.details["throttle"] = control.summary()
         progress.finish()
     # A session or URL mapped by someone else (e.g. `session create`) between plan and write.
     report.details["lost_to_concurrent_writers"] = lost

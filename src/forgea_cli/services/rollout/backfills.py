@@ -92,6 +92,8 @@ def repo_mappings(uow: UnitOfWorkFactory, options: BackfillOptions) -> BackfillR
         dry_run=options.dry_run,
         progress=options.progress,
         web_host=options.web_host,
+        throttle=options.throttle,
+        notify=options.notify,
     )
 
 

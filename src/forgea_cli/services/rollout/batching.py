@@ -8,7 +8,8 @@ its current batch; a rerun finds only what is still pending, so it never does wo
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,16 +74,29 @@ def run_keyset(
         if dry_run or report.pending == 0:
             report.changed = report.pending if dry_run else 0
             return report
-        with HealthMonitor(uow) as health, WaitersWatch(uow, backend_pid(connection)) as waiters:
-            control = Throttle(
-                BatchSizer(batch_size, throttle.batch_time, max(throttle.max_batch_size, 1)),
-                health_gauges(health, waiters, throttle),
-                nice=throttle.nice,
-                max_pause=throttle.max_pause,
-                notify=notify,
-            )
+        with throttled(uow, work, batch_size, throttle, notify) as control:
             _batches(work, job, control, report, progress, pause)
     return report
+
+
+@contextmanager
+def throttled(
+    uow: UnitOfWorkFactory,
+    work: UnitOfWork,
+    batch_size: int,
+    options: ThrottleOptions,
+    notify: Callable[[str], None],
+) -> Iterator[Throttle]:
+    """The throttle of one backfill run: health read on a monitoring connection of its own, waiters
+    on the locks of ``work``'s connection watched while batches run."""
+    with HealthMonitor(uow) as health, WaitersWatch(uow, backend_pid(work.connection)) as waiters:
+        yield Throttle(
+            BatchSizer(batch_size, options.batch_time, max(options.max_batch_size, 1)),
+            health_gauges(health, waiters, options),
+            nice=options.nice,
+            max_pause=options.max_pause,
+            notify=notify,
+        )
 
 
 def _batches(
