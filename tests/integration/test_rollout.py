@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from forgea_cli.db.engine import make_engine
-from forgea_cli.db.migrations import Timeouts, downgrade
+from forgea_cli.db.migrations import Timeouts, downgrade, head_revision
 from forgea_cli.errors import DataNotReady
 from tests.integration.rollout_support import (
     EXPAND_DONE,
@@ -55,9 +55,7 @@ def test_legacy_writers_keep_working_after_each_stage(prisma_db):
     upgrade_to(prisma_db)
     _assert_writer_works(prisma_db)  # after contract
     with psycopg.connect(libpq(prisma_db)) as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == (
-            "0008_f6_contract_active_session"
-        )
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == head_revision()
 
 
 def test_contract_refuses_before_the_backfills_and_changes_nothing(prisma_db):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -48,6 +49,16 @@ verification_result = _enum("VerificationResult", "PASS", "FAIL", "ERROR")
 repo_resolution = _enum("RepoResolution", "PENDING", "RESOLVED", "NOT_FOUND")
 repo_mapping_source = _enum("RepoMappingSource", "CREATED", "BACKFILL", "WEBHOOK", "MANUAL")
 recovery_point = _enum("IdempotencyRecoveryPoint", "STARTED", "REPO_CREATED", "FINISHED", "FAILED")
+webhook_outcome = _enum(
+    "WebhookDeliveryOutcome",
+    "APPLIED",
+    "NO_SESSION",
+    "TEMPLATE_REPOSITORY",
+    "SESSION_INACTIVE",
+    "MAPPING_UPDATED",
+    "MAPPING_NOT_FOUND",
+    "RECORDED",
+)
 
 
 def _fk(target: str) -> ForeignKey:
@@ -219,6 +230,27 @@ idempotency_key = Table(
     Column("createdAt", TS3, nullable=False, server_default=NOW),
     Index("IdempotencyKey_actorId_key_key", "actorId", "key", unique=True),
     Index("IdempotencyKey_recoveryPoint_lastRunAt_idx", "recoveryPoint", "lastRunAt"),
+)
+
+webhook_delivery = Table(
+    "WebhookDelivery",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True, server_default=GEN_UUID),
+    Column("deliveryId", Text, nullable=False, unique=True),
+    Column("event", Text, nullable=False),
+    Column("action", Text),
+    Column("hookId", BigInteger),
+    Column("providerRepoId", BigInteger),
+    Column("repoFullName", Text),
+    Column("labSessionId", UUID(as_uuid=True), _fk("LabSession.id"), index=True),
+    Column("outcome", webhook_outcome, nullable=False),
+    Column("detail", Text),
+    Column("commitSha", Text),
+    Column("payloadSha256", Text, nullable=False),
+    Column("signatureVerified", Boolean, nullable=False, server_default=text("false")),
+    Column("deliveredAt", TS3),
+    Column("appliedAt", TS3, nullable=False, server_default=NOW, index=True),
+    Column("appliedBy", Text, nullable=False),
 )
 
 adopted_object = Table(
