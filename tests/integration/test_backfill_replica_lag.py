@@ -3,6 +3,7 @@ and says why, and resumes when replay resumes; past the critical lag it stops cl
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from sqlalchemy.engine import make_url
 
 from forgea_cli.db.embedded import start_standby, stop_standby
 from forgea_cli.db.uow import unit_of_work_factory
@@ -119,3 +121,52 @@ def test_lag_past_the_critical_level_stops_at_a_batch_boundary_and_a_rerun_resum
     rerun = rollout.BACKFILLS["lab-versions"](uow, _options([], max_lag=5.0, nice=0.0))
     assert rerun.changed <= left + 10  # resumed: only what was left (plus the lab versions)
     assert _unlinked_sessions(legacy_db) == 0
+
+
+def test_read_only_reports_read_the_replica_and_say_how_far_behind_it_is(forgea, legacy_db, standby):
+    database = make_url(legacy_db).database
+    env = {"FORGEA_REPLICA_URL": standby.url(database)}
+    _wait_until_replayed(standby, database)
+    email = "replica-probe@example.edu"
+    _standby_sql(standby, "SELECT pg_wal_replay_pause()")
+    try:
+        with psycopg.connect(libpq(legacy_db), autocommit=True) as conn:
+            user = conn.execute(
+                'INSERT INTO "User" (id, email) VALUES (gen_random_uuid(), %s) RETURNING id', (email,)
+            )
+            user_id = user.fetchone()[0]
+            conn.execute(
+                'INSERT INTO "LabSession" (id, "userId", "labId", "userForkUrl") '
+                "SELECT gen_random_uuid(), %s, id, 'https://github.com/replica/probe' "
+                'FROM "Lab" ORDER BY id LIMIT 1',
+                (user_id,),
+            )
+        on_primary = forgea("session", "list", "--user", email, "--json", url=legacy_db)
+        on_replica = forgea("session", "list", "--user", email, "--json", url=legacy_db, env=env)
+        time.sleep(1.2)  # the replica's last replayed commit is now more than the 1 s warning old
+        verify = forgea("verify-constraints", "--only", "data", "--json", url=legacy_db, env=env)
+    finally:
+        _standby_sql(standby, "SELECT pg_wal_replay_resume()")
+
+    assert on_primary.exit_code == 0 and len(_rows(on_primary.stdout)) == 1, on_primary.stderr
+    assert on_replica.exit_code == 3, on_replica.stdout  # the replica has not replayed the new student
+    lag = next(c for c in json.loads(verify.stdout)["checks"] if c["id"] == "data.replica.lag")
+    assert lag["status"] == "warn" and lag["found"]["lag_seconds"] > 0
+
+
+def _rows(stdout: str) -> list:
+    document = json.loads(stdout)
+    return document if isinstance(document, list) else document.get("sessions", document.get("rows", []))
+
+
+def _wait_until_replayed(standby, database: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with psycopg.connect(
+                host=str(standby.socket_dir), port=standby.port, user="postgres", dbname=database
+            ):
+                return
+        except psycopg.OperationalError:
+            time.sleep(0.2)
+    raise AssertionError(f"database {database} never reached the standby")

@@ -87,14 +87,15 @@ def show(
     from forgea_cli.services import sessions
 
     rt = runtime(ctx)
+    reports = rt.replica_uow  # read-only: the replica when FORGEA_REPLICA_URL is set
     found = sessions.find_session_id(
-        rt.uow,
+        reports,
         session_id=session_id,
         repo_id=repo_id,
         repo_url=repo_url,
         web_host=rt.settings.github_web_url,
     )
-    view = sessions.show_session(rt.uow, found)
+    view = sessions.show_session(reports, found)
     if json:
         output.emit_json(view)
         return
@@ -157,7 +158,7 @@ def list_(
     from forgea_cli.services import sessions
 
     rows = sessions.list_sessions(
-        runtime(ctx).uow,
+        runtime(ctx).replica_uow,  # read-only: the replica when FORGEA_REPLICA_URL is set
         statuses=tuple(_status(s) for s in status or ()),
         lab_id=lab,
         user=user,
