@@ -123,9 +123,16 @@ def test_abandon_deletes_the_repository_and_closes_the_key_for_good(
     [key] = seeded.key_rows()
     assert (key["recoveryPoint"], key["errorCode"], key["repoFullName"]) == ("FAILED", "ABANDONED", None)
 
+    # Abandoned is closed, not a lock on the student: the same command starts afresh under the
+    # default key, the abandoned key retired (renamed, kept) and resuming it refused.
     rerun = forgea("session", "create", "--user", seeded.email, "--lab", str(seeded.lab_id), env=env)
-    assert rerun.exit_code == 4 and "abandoned" in rerun.stderr
-    assert seeded.counts()["sessions"] == 0 and our_repos(fake_github) == []
+    assert rerun.exit_code == 0, rerun.stderr
+    retired, current = seeded.key_rows()
+    assert retired["errorCode"] == "ABANDONED" and retired["key"].startswith(f"{stuck['key']}~retired~")
+    assert current["key"] == stuck["key"] and current["recoveryPoint"] == "FINISHED"
+    assert seeded.counts()["sessions"] == 1 and len(our_repos(fake_github)) == 1
+    resumed = forgea("keys", "resume", retired["key"], env=env)
+    assert resumed.exit_code == 4 and "retired" in resumed.stderr
 
 
 def test_abandon_finds_a_repository_github_made_before_the_crash_recorded_it(

@@ -135,8 +135,8 @@ def _render_abandon(report, json: bool) -> None:
     if report.dry_run:
         repo = f"delete {report.repo}" if report.repo else "delete no repository"
         output.show(f"dry run: would abandon key {report.key} ({report.state_before}) and {repo}")
-    elif report.state_before == "abandoned":
-        output.show(f"key {report.key} was already abandoned")
+    elif report.state_before in ("abandoned", "retired"):
+        output.show(f"key {report.key} was already {report.state_before}")
     else:
         deleted = f"; deleted {report.repo}" if report.deleted else ""
         output.show(f"abandoned key {report.key}{deleted}")

@@ -31,6 +31,8 @@ STUCK_SQL = f"""("recoveryPoint" IN {_UNFINISHED_SQL} AND {LEASE_FREE_SQL})"""
 # Abandoned keys stay closed: by their error code, or by the original code of a cleanup-pending one.
 ABANDONED_SQL = """coalesce("errorCode" = 'ABANDONED'
                              OR "result" -> 'error' ->> 'code' = 'ABANDONED', false)"""
+# Retired: a new request for the same student and version took the key's name; the row stays, renamed.
+RETIRED_SQL = """("result" -> 'retired') IS NOT NULL"""
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,7 @@ def take_lease(
     conn: Connection, key_id: uuid.UUID, lease_seconds: float, *, reopen: bool = True
 ) -> datetime | None:
     """Lease an unfinished (or failed) key whose lease is free or expired; None if held, finished or
-    (with ``reopen``) abandoned.
+    (with ``reopen``) abandoned or retired.
 
     One UPDATE: when two runs race, PostgreSQL re-checks the WHERE clause on the row the winner
     wrote, finds the fresh lockedAt (or the abandonment), and the loser updates nothing. With
@@ -138,7 +140,7 @@ def take_lease(
         if reopen
         else ""
     )
-    still_open = f"AND NOT {ABANDONED_SQL}" if reopen else ""
+    still_open = f"AND NOT {ABANDONED_SQL} AND NOT {RETIRED_SQL}" if reopen else ""
     row = conn.execute(
         text(
             f"""
@@ -152,6 +154,38 @@ def take_lease(
         {"id": key_id, "lease": lease_seconds},
     ).first()
     return row[0] if row else None
+
+
+def lock_free_key(conn: Connection, key_id: uuid.UUID, key: str, lease_seconds: float) -> KeyRow | None:
+    """The key row locked FOR UPDATE, while it still bears ``key`` and no run holds its lease; None
+    otherwise. A concurrent retirement renames the row: PostgreSQL re-checks the condition on the
+    row version it waited for, so the loser of a race gets None and looks the name up again."""
+    row = conn.execute(
+        text(
+            f"""SELECT * FROM "IdempotencyKey"
+                WHERE "id" = :id AND "key" = :key AND {LEASE_FREE_SQL}
+                FOR UPDATE"""
+        ),
+        {"id": key_id, "key": key, "lease": lease_seconds},
+    ).first()
+    return KeyRow.from_row(row) if row else None
+
+
+def retire(conn: Connection, key_id: uuid.UUID, *, retired_key: str, retired_by: str) -> None:
+    """Free the key's name for a new request, keeping the row (renamed to ``retired_key``, its
+    error and repository intact) with a note of when, by whom and under which name it was retired.
+    The caller holds the row lock (``lock_free_key``) and inserts the successor in the same
+    transaction."""
+    conn.execute(
+        text(
+            """UPDATE "IdempotencyKey"
+               SET "result" = coalesce("result", '{}'::jsonb) || jsonb_build_object('retired',
+                       jsonb_build_object('key', "key", 'by', CAST(:by AS text), 'at', LOCALTIMESTAMP(3))),
+                   "key" = :retired_key, "lastRunAt" = LOCALTIMESTAMP(3)
+               WHERE "id" = :id"""
+        ),
+        {"id": key_id, "retired_key": retired_key, "by": retired_by},
+    )
 
 
 def _held(key_id: uuid.UUID, lease: datetime) -> Any:

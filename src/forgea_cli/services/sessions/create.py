@@ -43,7 +43,14 @@ from forgea_cli.github.gateway import (
     RepoNameTaken,
 )
 from forgea_cli.services.sessions.faults import checkpoint
-from forgea_cli.services.sessions.idempotency import ErrorCode, RecoveryPoint, is_abandoned
+from forgea_cli.services.sessions.idempotency import (
+    ErrorCode,
+    RecoveryPoint,
+    is_abandoned,
+    is_retired,
+    retired_name,
+    supersedes,
+)
 from forgea_cli.services.sessions.plan import CreateSpec, CreationConfig, Plan, plan_session
 from forgea_cli.urls import canonical_repo_url, redact_url
 
@@ -132,25 +139,85 @@ def start(
     """Insert or find the key and lease it; or the stored result (replay); or a conflict."""
     request_hash = plan.request.request_hash()
     with uow() as work:
-        row, created = keys_db.insert_or_find(
-            work.connection,
-            actor_id=config.actor,
-            key=plan.key,
-            request_hash=request_hash,
-            request_params=plan.request.params(),
-            planned_session_id=uuid.uuid4(),
-        )
+        row, created = claim_key(work, config, plan)
         work.commit()
     if row.request_hash != request_hash:
-        raise IdempotencyMismatch(
-            f"idempotency key {plan.key!r} was used for a different request "
-            "(user, lab, lab version or fork URL differ); use another key"
-        )
+        message, hint = mismatch(row, plan)
+        raise IdempotencyMismatch(message, hint=hint)
     if created:
         assert row.locked_at is not None
         checkpoint(RecoveryPoint.STARTED)
         return row, row.locked_at
     return take_over(uow, config, row)
+
+
+CLAIM_ATTEMPTS = 5
+
+
+def claim_key(work: UnitOfWork, config: CreationConfig, plan: Plan) -> tuple[KeyRow, bool]:
+    """The key row for ``plan`` and whether this call created it (then it is leased to the caller).
+
+    A closed key of the same student and version (abandoned, or failed having created nothing) is
+    retired first — renamed, kept — so the new request takes its name: all in the caller's
+    transaction, under the old row's lock. Two runs retiring the same key at once: the loser waits
+    for the lock, finds the row renamed, and meets the winner's new key instead.
+    """
+    conn = work.connection
+    waited_for: uuid.UUID | None = None
+    for _ in range(CLAIM_ATTEMPTS):
+        row, created = keys_db.insert_or_find(
+            conn,
+            actor_id=config.actor,
+            key=plan.key,
+            request_hash=plan.request.request_hash(),
+            request_params=plan.request.params(),
+            planned_session_id=uuid.uuid4(),
+        )
+        if created or not supersedes(row, plan.request):
+            return row, created
+        if row.id == waited_for:  # still ours to retire, but a run holds its lease (`keys abandon`)
+            raise InProgress(
+                f"idempotency key {plan.key!r} is held by a running command; retry when it ends",
+                hint="see `forgea keys list`",
+            )
+        waited_for = row.id
+        locked = keys_db.lock_free_key(conn, row.id, plan.key, config.lease_seconds)
+        if locked is not None and supersedes(locked, plan.request):
+            log.info("retiring key %s (%s): superseded by a new request", plan.key, locked.error_code)
+            keys_db.retire(
+                conn, locked.id, retired_key=retired_name(locked.key, locked.id), retired_by=config.actor
+            )
+        # else it changed meanwhile (renamed by a concurrent run, or leased): look the name up again
+    raise InProgress(
+        f"idempotency key {plan.key!r} kept changing while this run claimed it; run the command again"
+    )
+
+
+def mismatch(row: KeyRow, plan: Plan) -> tuple[str, str | None]:
+    """Why a key stands for another request (one it was not superseded by), and what to do."""
+    message = (
+        f"idempotency key {plan.key!r} was used for a different request "
+        "(user, lab, lab version or fork URL differ)"
+    )
+    params = row.request_params or {}
+    same_student = params.get("userId") == str(plan.request.user_id)
+    if not same_student or params.get("labVersionId") != str(plan.request.lab_version_id):
+        return f"{message}, for another student or lab version; use another key", None
+    if row.recovery_point == RecoveryPoint.FINISHED:
+        return (
+            f"{message} and created session {row.lab_session_id}",
+            "a second attempt of this lab version needs an --idempotency-key of its own",
+        )
+    if row.recovery_point == RecoveryPoint.FAILED:
+        held = row.repo_full_name or "a repository"
+        return (
+            f"{message}; it failed ({row.error_code}) and still holds {held}",
+            f"`forgea keys abandon {row.key}` deletes what it created; then run this command again",
+        )
+    return (
+        f"{message}; that request is still {row.recovery_point}",
+        f"`forgea keys resume {row.key}` finishes it, or `forgea keys abandon {row.key}` gives it up",
+    )
 
 
 def take_over(
@@ -192,8 +259,17 @@ def replay(row: KeyRow) -> CreateOutcome:
 
 
 def _refuse_if_abandoned(row: KeyRow) -> None:
+    if is_retired(row.result):
+        original = (row.result or {}).get("retired", {}).get("key", row.key)
+        raise KeyAbandoned(
+            f"idempotency key {row.key!r} was retired: a newer request took its name {original!r}",
+            hint=f"`forgea keys list` shows the key {original!r} now stands for",
+        )
     if is_abandoned(row.error_code, row.result):
-        raise KeyAbandoned(f"idempotency key {row.key!r} was abandoned; use another key")
+        raise KeyAbandoned(
+            f"idempotency key {row.key!r} was abandoned",
+            hint="`forgea session create` for the same student and lab version starts afresh",
+        )
 
 
 # -- phases 2 and 3 ------------------------------------------------------------------------------------

@@ -3,9 +3,14 @@
 DESIGN §5, after brandur's rocket-rides-atomic: a key remembers one creation request (by the hash
 of its normalised parameters), how far it got (the recovery point) and, once finished, its result.
 
-`lease_is_live`, `is_stuck` and `is_abandoned` are the Python twins of the SQL predicates in
-`forgea_cli.db.idempotency_keys` (LEASE_FREE_SQL, STUCK_SQL, ABANDONED_SQL): a key a query calls
-stuck is the key `keys list` shows as stuck.
+`lease_is_live`, `is_stuck`, `is_abandoned` and `is_retired` are the Python twins of the SQL
+predicates in `forgea_cli.db.idempotency_keys` (LEASE_FREE_SQL, STUCK_SQL, ABANDONED_SQL,
+RETIRED_SQL): a key a query calls stuck is the key `keys list` shows as stuck.
+
+A key is a name for one request, but a typo must not hold that name forever: a key that was
+abandoned, or that failed having created nothing, is *superseded* by a new request for the same
+student and lab version (`supersedes`). The old row is retired — renamed (`retired_name`), its
+error and history kept — and the new request takes the name, in one transaction.
 """
 
 from __future__ import annotations
@@ -105,6 +110,46 @@ def is_abandoned(error_code: str | None, result: dict[str, Any] | None) -> bool:
     SQL: ABANDONED_SQL (a creation's lease take-over refuses an abandoned key in its WHERE clause)."""
     original = ((result or {}).get("error") or {}).get("code")
     return ErrorCode.ABANDONED in (error_code, original)
+
+
+def is_retired(result: dict[str, Any] | None) -> bool:
+    """Superseded by a newer request under the same name (SQL: RETIRED_SQL); kept for the record."""
+    return bool((result or {}).get("retired"))
+
+
+def retired_name(key: str, key_id: uuid.UUID) -> str:
+    """The name a retired key keeps (unique: it carries the row's id; still a valid key to show)."""
+    return f"{key}~retired~{key_id}"
+
+
+def left_nothing(row: Any) -> bool:
+    """A failed key that holds no repository and no session: retrying it or replacing it is free."""
+    return (
+        row.recovery_point == RecoveryPoint.FAILED
+        and row.provider_repo_id is None
+        and row.lab_session_id is None
+        and row.error_code != ErrorCode.REPO_CLEANUP_PENDING
+    )
+
+
+def supersedes(row: Any, request: CreateRequest) -> bool:
+    """Does ``request`` retire the key ``row`` and take its name?
+
+    Only a closed key of the same student and lab version: abandoned (whatever its request was —
+    the operator gave it up), or failed having created nothing and asked for something else (a
+    corrected --fork-url, say). The same request on such a failed key is no new request: it retries
+    the key in place (same planned id). Unfinished and finished keys are never superseded, nor a key
+    of another student (an explicit --idempotency-key used twice is a mistake worth refusing).
+    """
+    if row.recovery_point != RecoveryPoint.FAILED or is_retired(row.result):
+        return False
+    params = row.request_params or {}
+    same_student = params.get("userId") == str(request.user_id)
+    if not same_student or params.get("labVersionId") != str(request.lab_version_id):
+        return False
+    if is_abandoned(row.error_code, row.result):
+        return True
+    return row.request_hash != request.request_hash() and left_nothing(row)
 
 
 def lease_is_live(locked_at: datetime | None, now: datetime, lease_seconds: float) -> bool:

@@ -13,7 +13,14 @@ from forgea_cli.errors import Conflict, InProgress, NotFound
 from forgea_cli.github.gateway import GitHubError, GitHubGateway, RepoInfo
 from forgea_cli.services.sessions import create as session_create
 from forgea_cli.services.sessions.create import Completer, CreateOutcome, LeaseLost, lease_key
-from forgea_cli.services.sessions.idempotency import ErrorCode, RecoveryPoint, is_abandoned, is_stuck
+from forgea_cli.services.sessions.idempotency import (
+    ErrorCode,
+    RecoveryPoint,
+    is_abandoned,
+    is_retired,
+    is_stuck,
+    left_nothing,
+)
 from forgea_cli.services.sessions.plan import CreationConfig, Plan, plan_from_key
 
 
@@ -34,7 +41,11 @@ class KeyView:
         if row.recovery_point == RecoveryPoint.FINISHED:
             return "finished"
         if row.recovery_point == RecoveryPoint.FAILED:
-            return "abandoned" if is_abandoned(row.error_code, row.result) and not self.cleanup else "failed"
+            if self.cleanup:
+                return "failed"
+            if is_retired(row.result):
+                return "retired"
+            return "abandoned" if is_abandoned(row.error_code, row.result) else "failed"
         return "stuck" if self.stuck else "in progress"
 
     @property
@@ -61,6 +72,7 @@ class KeyView:
             "forkUrl": params.get("forkUrl"),
             "lastRunAt": row.last_run_at.isoformat(),
             "createdAt": row.created_at.isoformat(),
+            "retired": (row.result or {}).get("retired"),
             "next": next_step(self),
         }
 
@@ -74,7 +86,15 @@ def next_step(view: KeyView) -> str:
     if view.cleanup:
         return "`forgea repo reconcile --execute` deletes the repository left behind"
     if state == "abandoned":
-        return "nothing: the key is closed"
+        return "nothing: the key is closed; `session create` for the same student and version starts afresh"
+    if state == "retired":
+        original = view.row.result.get("retired", {}).get("key") if view.row.result else None
+        return f"nothing: a newer request took its name ({original})"
+    if state == "failed" and left_nothing(view.row):
+        return (
+            "rerun `session create` (the same request retries it; a corrected one replaces it), "
+            "or `keys abandon`"
+        )
     if state == "failed":
         return "fix the cause, then rerun `session create` (or `keys resume`), or `keys abandon`"
     return f"`forgea keys resume {view.row.key}` continues from {view.row.recovery_point}, or `keys abandon`"
@@ -171,7 +191,7 @@ def abandon_key(
     with uow() as work:
         view = _view(work, config, key, actor)
         _check_abandonable(view)
-        if view.state == "abandoned":
+        if view.state in ("abandoned", "retired"):
             return AbandonReport(key, view.state, None, False, dry_run)
         plan = plan_from_key(work, config, view.row)
         leased = None if dry_run else _lease(work, config, view.row)

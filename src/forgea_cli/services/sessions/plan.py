@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from forgea_cli.db import idempotency_keys as keys_db
@@ -27,9 +28,12 @@ from forgea_cli.services.sessions.idempotency import (
     check_key,
     default_key,
     is_abandoned,
+    is_retired,
+    lease_is_live,
+    supersedes,
 )
 from forgea_cli.services.sessions.users import UserRow, resolve_user
-from forgea_cli.urls import RepoRef, RepoUrlRejected, parse_repo_url
+from forgea_cli.urls import RepoRef, RepoUrlRejected, canonical_repo_url, parse_repo_url
 
 BACKFILL_HINT = "run `forgea backfill lab-versions` (it creates each lab's current version)"
 
@@ -174,15 +178,12 @@ def create_dry_run(
     uow: UnitOfWorkFactory, gateway: GitHubGateway, config: CreationConfig, spec: CreateSpec
 ) -> dict[str, Any]:
     """Everything a real run would resolve and check, with no write to the database or GitHub."""
-    with uow(read_only=True) as work:
-        plan = resolve_plan(work, config, spec)
-        existing = keys_db.find(work.connection, config.actor, plan.key)
-        active = sessions_db.active_session_of(work.connection, plan.user.id, plan.lab.id)
+    plan = plan_session(uow, config, spec)
     if gateway.get_repo(plan.template.full_name) is None:
         raise GitHubNotFound(f"the template {plan.template.full_name} is not visible to the token")
     if plan.fork is not None and gateway.get_repo(plan.fork.full_name) is None:
         raise GitHubNotFound(f"the repository {plan.fork.full_name} does not exist or is not visible")
-    planned = existing.planned_session_id if existing else None
+    verdict = preview(uow, gateway, config, plan, check_fork=False)
     return {
         "dryRun": True,
         "idempotencyKey": plan.key,
@@ -191,9 +192,10 @@ def create_dry_run(
         "labVersion": {"id": str(plan.version.id), "version": plan.version.version},
         "template": plan.template.full_name,
         "templateVisible": True,
-        "repo": _planned_repo(config, plan, planned),
-        "activeSessionId": str(active) if active else None,
-        "wouldDo": _would_do(plan, existing, active),
+        "repo": _planned_repo(config, plan, verdict.planned_session_id),
+        "activeSessionId": str(verdict.active_session_id) if verdict.active_session_id else None,
+        "action": verdict.action,
+        "wouldDo": verdict.would_do,
     }
 
 
@@ -206,17 +208,123 @@ def _planned_repo(config: CreationConfig, plan: Plan, planned: uuid.UUID | None)
     return f"{config.org}/{name}"
 
 
-def _would_do(plan: Plan, existing: KeyRow | None, active: uuid.UUID | None) -> str:
-    if existing is not None and existing.request_hash != plan.request.request_hash():
-        return "refuse: the key was used for a different request (exit 4)"
-    if existing is not None and existing.recovery_point == RecoveryPoint.FINISHED:
-        return f"replay the stored result (session {existing.lab_session_id})"
-    if existing is not None and is_abandoned(existing.error_code, existing.result):
-        return "refuse: the key was abandoned (exit 4)"
-    if active is not None:
-        return f"refuse: the student already has an active session {active} for this lab (exit 4)"
-    if existing is not None and existing.recovery_point == RecoveryPoint.FAILED:
-        return f"retry the failed key (it failed with {existing.error_code})"
+# -- what a real run would do with a plan (the dry runs of one student and of a roster) ------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What `session create` would do with a plan, decided by the checks a real run makes, in its
+    order: the key (mismatch, replay, a live lease; a closed key is superseded), then the student's
+    active session, then a --fork-url repository (visible, not bound to another session)."""
+
+    action: str  # create | retry | continue | replay | refuse
+    would_do: str  # one sentence for people
+    error: str | None = None  # refuse: the error class the real run raises (its exit code)
+    session_id: uuid.UUID | None = None  # replay: the session created earlier
+    active_session_id: uuid.UUID | None = None
+    planned_session_id: uuid.UUID | None = None  # the planned id the run would keep, if any
+
+    @property
+    def refused(self) -> bool:
+        return self.action == "refuse"
+
+
+def preview(
+    uow: UnitOfWorkFactory,
+    gateway: GitHubGateway,
+    config: CreationConfig,
+    plan: Plan,
+    *,
+    check_fork: bool = True,
+) -> Verdict:
+    """The verdict of a real run on ``plan`` now, with nothing written (reads and GitHub GETs)."""
+    with uow(read_only=True) as work:
+        conn = work.connection
+        existing = keys_db.find(conn, config.actor, plan.key)
+        active = sessions_db.active_session_of(conn, plan.user.id, plan.lab.id)
+        now = keys_db.database_now(conn)
+    verdict = key_verdict(plan, existing, active, now, config.lease_seconds)
+    if verdict is not None or active is not None:
+        return verdict or _refuse(
+            f"refuse: the student already has an active session {active} for this lab (exit 4)",
+            "ActiveSessionExists",
+            active=active,
+        )
+    if plan.fork is not None:
+        fork = _fork_verdict(uow, gateway, config, plan, check_fork)
+        if fork is not None:
+            return fork
+    kept = existing if existing is not None and not supersedes(existing, plan.request) else None
+    if kept is not None and kept.recovery_point == RecoveryPoint.FAILED:
+        return Verdict(
+            "retry",
+            f"retry the failed key (it failed with {kept.error_code})",
+            planned_session_id=kept.planned_session_id,
+        )
+    if kept is not None:
+        return Verdict(
+            "continue",
+            f"continue the key from {kept.recovery_point}",
+            planned_session_id=kept.planned_session_id,
+        )
     if existing is not None:
-        return f"continue the key from {existing.recovery_point}"
-    return "create the repository and the session"
+        return Verdict(
+            "create",
+            f"retire the closed key ({_closed_reason(existing)}) and create the repository and the session",
+        )
+    return Verdict("create", "create the repository and the session")
+
+
+def key_verdict(
+    plan: Plan, existing: KeyRow | None, active: uuid.UUID | None, now: datetime, lease_seconds: float
+) -> Verdict | None:
+    """What the key alone decides (start()'s checks), or None when the run would go on."""
+    if existing is None or supersedes(existing, plan.request):
+        return None
+    if existing.request_hash != plan.request.request_hash():
+        return _refuse("refuse: the key was used for a different request (exit 4)", "IdempotencyMismatch")
+    if existing.recovery_point == RecoveryPoint.FINISHED:
+        return Verdict(
+            "replay",
+            f"replay the stored result (session {existing.lab_session_id})",
+            session_id=existing.lab_session_id,
+            active_session_id=active,
+            planned_session_id=existing.planned_session_id,
+        )
+    if is_abandoned(existing.error_code, existing.result) or is_retired(existing.result):
+        return _refuse("refuse: the key was abandoned (exit 4)", "KeyAbandoned")
+    if lease_is_live(existing.locked_at, now, lease_seconds):
+        return _refuse("refuse: a running command holds the key (exit 4, in progress)", "InProgress")
+    return None
+
+
+def _fork_verdict(
+    uow: UnitOfWorkFactory, gateway: GitHubGateway, config: CreationConfig, plan: Plan, check: bool
+) -> Verdict | None:
+    assert plan.fork is not None
+    if not check:
+        return None
+    repo = gateway.get_repo(plan.fork.full_name)
+    if repo is None:
+        return _refuse(
+            f"refuse: {plan.fork.full_name} does not exist or is not visible (exit 5)", "ForkNotFound"
+        )
+    with uow(read_only=True) as work:
+        owner = sessions_db.session_mapped_to(
+            work.connection, repo_id=repo.id, canonical_url=canonical_repo_url(repo.html_url, config.web_host)
+        )
+    if owner is not None:
+        return _refuse(
+            f"refuse: {repo.full_name} is already bound to session {owner} (exit 4)", "RepoAlreadyMapped"
+        )
+    return None
+
+
+def _refuse(would_do: str, error: str, *, active: uuid.UUID | None = None) -> Verdict:
+    return Verdict("refuse", would_do, error=error, active_session_id=active)
+
+
+def _closed_reason(row: KeyRow) -> str:
+    if is_abandoned(row.error_code, row.result):
+        return "abandoned"
+    return f"failed with {row.error_code}, nothing created"

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from forgea_cli.db import idempotency_keys as keys_db
 from forgea_cli.db.session_creation import LabRow, LabVersionRow
 from forgea_cli.db.uow import UnitOfWorkFactory
 from forgea_cli.errors import ForgeaError, InvalidInput
@@ -27,7 +26,6 @@ from forgea_cli.progress import NoProgress, Progress
 from forgea_cli.redaction import mask_urls_in_text
 from forgea_cli.services.sessions import create as session_create
 from forgea_cli.services.sessions import plan as session_plan
-from forgea_cli.services.sessions.idempotency import RecoveryPoint
 from forgea_cli.services.sessions.plan import CreationConfig, Plan
 from forgea_cli.services.sessions.users import resolve_user
 
@@ -52,7 +50,7 @@ class RosterRow:
 class RowOutcome:
     line: int
     user: str
-    status: str  # created | replayed | failed (dry run: would-create | would-replay | failed)
+    status: str  # created | replayed | failed (dry run: would-create | would-replay | would-fail | failed)
     reason: str | None = None
     error: str | None = None  # the error class, for scripts
     session_id: str | None = None
@@ -85,7 +83,8 @@ class RosterReport:
 
     @property
     def any_failed(self) -> bool:
-        return any(row.status == "failed" for row in self.rows)
+        """A row failed (or, in a dry run, would fail): the command exits 1, dry run or not."""
+        return any(row.status in ("failed", "would-fail") for row in self.rows)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -258,11 +257,18 @@ class _RosterRun:
             )
 
     def _preview(self, row: RosterRow, plan: Plan) -> RowOutcome:
-        with self.uow(read_only=True) as work:
-            existing = keys_db.find(work.connection, self.config.actor, plan.key)
-        finished = existing is not None and existing.recovery_point == RecoveryPoint.FINISHED
-        status = "would-replay" if finished else "would-create"
-        session = str(existing.lab_session_id) if finished and existing else None
-        return RowOutcome(
-            row.line, row.user, status, session_id=session, repo=plan.fork.full_name if plan.fork else None
-        )
+        """The single-student dry run's verdict for this row: what the real run would do with it."""
+        verdict = session_plan.preview(self.uow, self.gateway(), self.config, plan)
+        repo = plan.fork.full_name if plan.fork else None
+        if verdict.refused:
+            reason = verdict.would_do.removeprefix("refuse: ")
+            return RowOutcome(row.line, row.user, "would-fail", reason=reason, error=verdict.error, repo=repo)
+        if verdict.action == "replay":
+            session = str(verdict.session_id) if verdict.session_id else None
+            return RowOutcome(row.line, row.user, "would-replay", session_id=session, repo=repo)
+        return RowOutcome(row.line, row.user, "would-create", reason=_unless_plain(verdict), repo=repo)
+
+
+def _unless_plain(verdict: session_plan.Verdict) -> str | None:
+    """Say what else happens on the way (a failed key retried, a closed key retired), if anything."""
+    return None if verdict.would_do == "create the repository and the session" else verdict.would_do
