@@ -183,6 +183,7 @@ def backfill_under_load(server: BenchServer, dbname: str, writers: Writers, *fla
     return window, seconds, sampler.peak
 
 
+THROTTLED = tuple(os.environ.get("FORGEA_BENCH_THROTTLE", "").split())  # e.g. "--nice 1" to compare
 UNTHROTTLED = (
     "--batch-time", "60", "--max-batch-size", "5000", "--max-lag", "1000000", "--critical-lag", "1000000",
     "--max-active", "100000", "--max-waiters", "1000000",
@@ -217,7 +218,7 @@ def main() -> int:
             time.sleep(args.alone_seconds)
             alone = writers.window(started, time.time())
             start_standby(server.host, server.port, standby_dir)
-            during, throttled_seconds, lag_peak = backfill_under_load(server, name, writers)
+            during, throttled_seconds, lag_peak = backfill_under_load(server, name, writers, *THROTTLED)
             writers.stop()
             writers = Writers(server, copy, args.sessions, args.clients, args.rate)
             writers.start()

@@ -22,7 +22,7 @@ DEFAULT_MAX_BATCH_SIZE = 50_000
 DEFAULT_MAX_LAG = 1.0
 DEFAULT_CRITICAL_LAG = 30.0
 DEFAULT_MAX_ACTIVE = 64
-DEFAULT_CRITICAL_ACTIVE = 256
+CRITICAL_ACTIVE_FACTOR = 4  # stop when active connections reach this many times --max-active
 DEFAULT_MAX_WAITERS = 0  # any web-app session waiting on the backfill's locks pauses it
 DEFAULT_MAX_PAUSE = 300.0
 POLL_SECONDS = 1.0
@@ -114,7 +114,7 @@ class ThrottleOptions:
     max_lag: float = DEFAULT_MAX_LAG
     critical_lag: float = DEFAULT_CRITICAL_LAG
     max_active: int = DEFAULT_MAX_ACTIVE
-    critical_active: int = DEFAULT_CRITICAL_ACTIVE
+    critical_active: int | None = None  # None: CRITICAL_ACTIVE_FACTOR × max_active
     max_waiters: int = DEFAULT_MAX_WAITERS
 
 
@@ -123,7 +123,12 @@ def health_gauges(health: Any, waiters: Any, options: ThrottleOptions) -> list[I
     db.health.WaitersWatch on the backfill's own connection."""
     return [
         Gauge("replication lag", health.replication_lag, options.max_lag, options.critical_lag, " s"),
-        Gauge("active connections", health.active_connections, options.max_active, options.critical_active),
+        Gauge(
+            "active connections",
+            health.active_connections,
+            options.max_active,
+            options.critical_active or CRITICAL_ACTIVE_FACTOR * options.max_active,
+        ),
         Gauge("sessions waiting on the backfill's locks", waiters.take, options.max_waiters, float("inf")),
     ]
 
