@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql as pg
 
+from forgea_cli.db import readiness
 from forgea_cli.errors import OperationFailed
 
 revision = "0001_baseline"
@@ -288,12 +289,8 @@ def adopted_objects() -> list[dict] | None:
 
 
 def refuse_prisma_database() -> None:
-    bind = op.get_bind()
-    if bind.execute(sa.text("SELECT to_regclass('\"_prisma_migrations\"') IS NOT NULL")).scalar():
-        raise OperationFailed(
-            "this database was built by Prisma: adopt it with `forgea migrate adopt` instead of upgrading "
-            "through the baseline"
-        )
+    """In `forgea_cli.db.readiness`, where `migrate upgrade --dry-run` runs it too."""
+    readiness.refuse_prisma_database(op.get_bind())
 
 
 def upgrade() -> None:

@@ -8,42 +8,19 @@ Revises: 0005_f6_session_indexes
 """
 
 from alembic import op
-from sqlalchemy import text
 
-from forgea_cli.errors import DataNotReady
+from forgea_cli.db import readiness
 
 revision = "0006_f6_contract_checks"
 down_revision = "0005_f6_session_indexes"
 branch_labels = None
 depends_on = None
 
-READINESS = (
-    (
-        'SELECT count(*) FROM "LabSession" WHERE "labVersionId" IS NULL',
-        "{n} sessions have no labVersionId: run `forgea backfill lab-versions`",
-    ),
-    (
-        """SELECT count(*) FROM "LabSession"
-           WHERE ("completedAt" IS NOT NULL) <> ("status" = 'VERIFIED_PASS')""",
-        "{n} sessions have completedAt out of step with VERIFIED_PASS: run `forgea backfill completed-at`",
-    ),
-    (
-        """SELECT count(*) FROM (SELECT 1 FROM "LabSession" WHERE "status" IN ('IN_PROGRESS', 'STUCK')
-           GROUP BY "userId", "labId" HAVING count(*) > 1) d""",
-        "{n} students have more than one active session for a lab: run `forgea backfill resolve-duplicates`",
-    ),
-)
-
 
 def refuse_unless_ready() -> None:
-    bind = op.get_bind()
-    problems = []
-    for query, message in READINESS:
-        count = bind.execute(text(query)).scalar()
-        if count:
-            problems.append(message.format(n=count))
-    if problems:
-        raise DataNotReady("; ".join(problems) + " (nothing was changed)")
+    """The checks live in `forgea_cli.db.readiness` (CONTRACT), where `migrate upgrade --dry-run`
+    runs them too: every session versioned, completedAt in step, no active duplicates."""
+    readiness.refuse_unless_contract_ready(op.get_bind())
 
 
 def upgrade() -> None:

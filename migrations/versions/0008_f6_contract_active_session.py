@@ -8,9 +8,8 @@ Revises: 0007_f6_contract_validate
 """
 
 from alembic import op
-from sqlalchemy import text
 
-from forgea_cli.errors import DataNotReady
+from forgea_cli.db import readiness
 
 revision = "0008_f6_contract_active_session"
 down_revision = "0007_f6_contract_validate"
@@ -19,21 +18,11 @@ depends_on = None
 
 INDEX = "LabSession_userId_labId_active_key"
 
-DUPLICATES = """
-SELECT count(*) FROM (SELECT 1 FROM "LabSession" WHERE "status" IN ('IN_PROGRESS', 'STUCK')
-                      GROUP BY "userId", "labId" HAVING count(*) > 1) d
-"""
-
 
 def upgrade() -> None:
     context = op.get_context()
     if not context.as_sql:
-        duplicates = op.get_bind().execute(text(DUPLICATES)).scalar()
-        if duplicates:
-            raise DataNotReady(
-                f"{duplicates} students have more than one active session for a lab: "
-                "run `forgea backfill resolve-duplicates` (nothing was changed)"
-            )
+        readiness.refuse_while_duplicates(op.get_bind())  # the same check `--dry-run` runs
     with context.autocommit_block():
         op.execute(
             f"""

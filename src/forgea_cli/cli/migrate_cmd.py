@@ -84,7 +84,17 @@ def upgrade(
     uow = runtime(ctx).uow
     timeouts = _timeouts(lock_timeout, lock_retries)
     if dry_run:
-        typer.echo(rollout.upgrade_sql(uow, revision, timeouts), nl=False)
+        preview = rollout.upgrade_preview(uow, revision, timeouts)
+        typer.echo(preview.sql, nl=False)
+        if preview.refusal is not None:  # the same refusal, and exit code, as the real run
+            stop = preview.refusal
+            applied = (
+                f"apply the revisions up to {stop.applied_before} (the SQL above), then "
+                if preview.sql
+                else ""
+            )
+            output.say(f"dry run: the upgrade would {applied}refuse at {stop.revision}")
+            raise stop.error
         return
     before, after = rollout.upgrade(uow, revision, timeouts, on_retry=_say_retry)
     output.say(f"upgraded {before or 'base'} -> {after}" if before != after else f"already at {after}")

@@ -31,11 +31,13 @@ if TYPE_CHECKING:
         LockRetry,
         MigrationStatus,
         Timeouts,
+        UpgradePreview,
         downgrade,
         downgrade_sql,
         history,
         status,
         upgrade,
+        upgrade_preview,
         upgrade_sql,
     )
     from forgea_cli.services.rollout.throttle import BackfillStopped, ThrottleOptions
@@ -59,7 +61,9 @@ _HOMES = {
             "downgrade_sql",
             "history",
             "status",
+            "UpgradePreview",
             "upgrade",
+            "upgrade_preview",
             "upgrade_sql",
         ),
         "migrations",
@@ -80,6 +84,7 @@ __all__ = [
     "RefreshResult",
     "ThrottleOptions",
     "Timeouts",
+    "UpgradePreview",
     "adopt",
     "adoption_records",
     "downgrade",
@@ -90,6 +95,7 @@ __all__ = [
     "run_all",
     "status",
     "upgrade",
+    "upgrade_preview",
     "upgrade_sql",
 ]
 __getattr__ = lazy_exports(__name__, _HOMES)

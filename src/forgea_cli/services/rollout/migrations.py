@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from forgea_cli.db import migrations
+from forgea_cli.db import migrations, readiness
 from forgea_cli.db.uow import UnitOfWorkFactory
 
 BASELINE = "0001_baseline"
@@ -51,8 +51,48 @@ def downgrade(
     return migrations.downgrade(uow, target, timeouts, on_retry=on_retry)
 
 
+@dataclass(frozen=True)
+class UpgradePreview:
+    """What `migrate upgrade` would do: the SQL it would run and, when a revision on the way would
+    refuse, that refusal (the SQL then stops where the real run would stop)."""
+
+    sql: str
+    refusal: readiness.Refusal | None = None
+
+
+def upgrade_preview(uow: UnitOfWorkFactory, target: str, timeouts: Timeouts = Timeouts()) -> UpgradePreview:
+    """The dry run of `upgrade`: the same refusals (`db.readiness`, which the revisions call
+    themselves) judged on the data now, then the SQL up to the revision that would refuse."""
+    current = migrations.current_revision_of(uow)
+    path = upgrade_path(current, target)
+    with uow(read_only=True) as work:
+        refusal = readiness.refusal_on_the_way(work.connection, path, current)
+    if refusal is None:
+        return UpgradePreview(migrations.render_sql(current, target, timeouts=timeouts))
+    last = refusal.applied_before
+    sql = migrations.render_sql(current, last, timeouts=timeouts) if last and last != current else ""
+    return UpgradePreview(sql, refusal)
+
+
 def upgrade_sql(uow: UnitOfWorkFactory, target: str, timeouts: Timeouts = Timeouts()) -> str:
-    return migrations.render_sql(migrations.current_revision_of(uow), target, timeouts=timeouts)
+    """The SQL `upgrade` would run; raises as the real run would when a revision would refuse."""
+    preview = upgrade_preview(uow, target, timeouts)
+    if preview.refusal is not None:
+        raise preview.refusal.error
+    return preview.sql
+
+
+def upgrade_path(current: str | None, target: str) -> list[str]:
+    """The revisions an upgrade from ``current`` to ``target`` applies, oldest first ([] when the
+    target is not one this build names plainly; Alembic then judges it as the real run would)."""
+    names = [r.revision for r in migrations.history()]
+    if target == "head":
+        target = names[-1]
+    matches = [name for name in names if name == target or name.startswith(target)]
+    if len(matches) != 1 or (current is not None and current not in names):
+        return []
+    start = 0 if current is None else names.index(current) + 1
+    return names[start : names.index(matches[0]) + 1]
 
 
 def downgrade_sql(uow: UnitOfWorkFactory, target: str, timeouts: Timeouts = Timeouts()) -> str:
