@@ -109,3 +109,18 @@ def test_a_roster_dry_run_says_which_students_the_real_run_refuses(
     assert dry.exit_code == real.exit_code == 1
     [(sessions,)] = sql(migrated_db, 'SELECT count(*) FROM "LabSession"')
     assert sessions == 6  # 3 created by the real run + the 3 that were there
+
+
+# -- mapping backfill --dry-run --report-csv ----------------------------------------------------------
+
+
+def test_a_dry_run_report_csv_says_it_is_a_preview(forgea, prisma_db, tmp_path):
+    load_legacy(prisma_db, 300)  # some invalid and duplicate URLs
+    adopt_and_expand(prisma_db)
+    csv_path = tmp_path / "problems.csv"
+    result = forgea("mapping", "backfill", "--dry-run", "--report-csv", str(csv_path), url=prisma_db)
+    assert result.exit_code == 0, result.stderr
+    assert "preview" in result.stdout + result.stderr and "mapped nothing" in result.stdout + result.stderr
+    assert csv_path.read_text().startswith("session_id,problem,")
+    [(mappings,)] = sql(prisma_db, 'SELECT count(*) FROM "GitHubRepoMapping"')
+    assert mappings == 0

@@ -205,6 +205,8 @@ def _render_backfill(document: dict[str, Any]) -> None:
             for p in problems
         )
         table(title, columns, rows)
+    if document.get("report_csv") and document["dry_run"]:
+        show("  wrote a preview CSV: the problems a real run would report (the dry run mapped nothing)")
     if document.get("report_csv"):
         show(f"  every problem row: {_plain(document['report_csv'])}")
 
