@@ -43,6 +43,10 @@ GROUPS: dict[str, GroupSpec] = {
     "lifecycle": GroupSpec(
         "The LabSession lifecycle (the single source of truth).", ("forgea_cli.cli.lifecycle_cmd",)
     ),
+    "webhook": GroupSpec(
+        "GitHub webhook deliveries: replay saved ones, redeliver failed ones, list the ledger.",
+        ("forgea_cli.cli.webhook_cmd",),
+    ),
     "schema": GroupSpec(
         "The Prisma hand-off for the web app: models, prisma.config, what Prisma cannot express.",
         ("forgea_cli.cli.schema_cmd",),

@@ -131,6 +131,12 @@ def _render_show(view: dict) -> None:
             (a["createdAt"], a["action"], a["actorId"], _audit_summary(a["metadata"])) for a in view["audit"]
         ]
         output.table("audit timeline", ["at", "action", "actor", "details"], rows)
+    if view.get("deliveries"):
+        rows = [
+            (d["appliedAt"], d["deliveryId"], d["event"], d["outcome"], d["commitSha"] or d["detail"] or "")
+            for d in view["deliveries"]
+        ]
+        output.table("webhook deliveries", ["applied at", "delivery", "event", "outcome", "details"], rows)
 
 
 def _audit_summary(metadata: dict | None) -> str:

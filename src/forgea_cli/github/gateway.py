@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Literal, Protocol, Self
 
 from forgea_cli.errors import GitHubError
 
@@ -26,6 +27,37 @@ class RepoInfo:
     private: bool
     template_full_name: str | None  # template_repository.full_name when generated from a template
     parent_full_name: str | None  # parent.full_name when it is a fork
+
+
+@dataclass(frozen=True)
+class HookTarget:
+    """Whose webhook: an organization's (``name`` its login) or a repository's (``owner/name``)."""
+
+    kind: Literal["org", "repo"]
+    name: str
+
+    def describe(self) -> str:
+        return f"{'organization' if self.kind == 'org' else 'repository'} {self.name}"
+
+
+@dataclass(frozen=True)
+class HookDelivery:
+    """One attempt to deliver an event to a hook (GitHub's "hook-delivery-item"); the attempts of one
+    event share ``guid`` (X-GitHub-Delivery), each has its own ``id``."""
+
+    id: int
+    guid: str
+    delivered_at: datetime  # aware, UTC
+    redelivery: bool
+    status: str  # "OK" when the receiver answered 2xx; anything else is a failed attempt
+    status_code: int
+    event: str
+    action: str | None
+    repository_id: int | None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "OK"
 
 
 class RepoNameTaken(GitHubError):
@@ -72,6 +104,21 @@ class GitHubGateway(Protocol):
         ...
 
     def list_org_repos(self, org: str) -> list[RepoInfo]: ...
+
+    def list_hook_deliveries(
+        self, target: HookTarget, hook_id: int, *, since: datetime | None = None, status: str | None = None
+    ) -> list[HookDelivery]:
+        """GET …/hooks/{hook_id}/deliveries, every page (cursor pagination), newest first; stops after
+        the first page wholly older than ``since``. ``status``: "success" or "failure" (GitHub's filter)."""
+        ...
+
+    def get_hook_delivery(self, target: HookTarget, hook_id: int, delivery_id: int) -> dict[str, Any]:
+        """GET …/hooks/{hook_id}/deliveries/{delivery_id}: the delivery object, request and response."""
+        ...
+
+    def redeliver_hook_delivery(self, target: HookTarget, hook_id: int, delivery_id: int) -> None:
+        """POST …/hooks/{hook_id}/deliveries/{delivery_id}/attempts (GitHub answers 202)."""
+        ...
 
     def close(self) -> None:
         """Release the connections; calling it again is harmless."""

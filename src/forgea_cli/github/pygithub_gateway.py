@@ -29,6 +29,8 @@ from forgea_cli.github.gateway import (
     GitHubNotFound,
     GitHubRefused,
     GitHubUnavailable,
+    HookDelivery,
+    HookTarget,
     RepoInfo,
     RepoNameTaken,
 )
@@ -146,6 +148,35 @@ class PyGithubGateway:
             repos.extend(repo_info_from_rest(item) for item in page)
             url, parameters = next_page_url(headers.get("link")), None
         return repos
+
+    # -- webhook deliveries: PyGithub 2.x lists and gets them (as objects, without the status filter or a
+    # page size) but cannot redeliver, so all three go through its Requester like every call here.
+
+    def list_hook_deliveries(
+        self, target: HookTarget, hook_id: int, *, since: datetime | None = None, status: str | None = None
+    ) -> list[HookDelivery]:
+        url: str | None = f"{hooks_path(target, hook_id)}/deliveries"
+        parameters: dict[str, Any] | None = {"per_page": 100, **({"status": status} if status else {})}
+        found: list[HookDelivery] = []
+        what = f"list deliveries of hook {hook_id} of {target.describe()}"
+        while url is not None:
+            headers, page = self._request(what, "GET", url, parameters=parameters)
+            items = [hook_delivery_from_rest(item) for item in page or []]
+            found.extend(items)
+            if since is not None and items and all(item.delivered_at < since for item in items):
+                break
+            url, parameters = next_page_url(headers.get("link")), None
+        return found
+
+    def get_hook_delivery(self, target: HookTarget, hook_id: int, delivery_id: int) -> dict[str, Any]:
+        what = f"get delivery {delivery_id} of hook {hook_id} of {target.describe()}"
+        _, data = self._request(what, "GET", f"{hooks_path(target, hook_id)}/deliveries/{int(delivery_id)}")
+        return data
+
+    def redeliver_hook_delivery(self, target: HookTarget, hook_id: int, delivery_id: int) -> None:
+        what = f"redeliver delivery {delivery_id} of hook {hook_id} of {target.describe()}"
+        path = f"{hooks_path(target, hook_id)}/deliveries/{int(delivery_id)}/attempts"
+        self._request(what, "POST", path, paced=True)
 
     def lookup_many(self, full_names: Sequence[str]) -> dict[str, RepoInfo | None]:
         found: dict[str, RepoInfo | None] = {name: None for name in full_names}
@@ -325,6 +356,27 @@ def repo_path(full_name: str) -> str:
         raise InvalidInput(f"not a repository full name (owner/name): {full_name!r}")
     owner, _, name = full_name.partition("/")
     return f"/repos/{quote(owner)}/{quote(name)}"
+
+
+def hooks_path(target: HookTarget, hook_id: int) -> str:
+    if target.kind == "org":
+        return f"/orgs/{quote(target.name)}/hooks/{int(hook_id)}"
+    return f"{repo_path(target.name)}/hooks/{int(hook_id)}"
+
+
+def hook_delivery_from_rest(data: dict[str, Any]) -> HookDelivery:
+    delivered = datetime.fromisoformat(str(data["delivered_at"]).replace("Z", "+00:00"))
+    return HookDelivery(
+        id=int(data["id"]),
+        guid=str(data["guid"]),
+        delivered_at=delivered if delivered.tzinfo else delivered.replace(tzinfo=UTC),
+        redelivery=bool(data.get("redelivery")),
+        status=str(data.get("status") or ""),
+        status_code=int(data.get("status_code") or 0),
+        event=str(data.get("event") or ""),
+        action=data.get("action"),
+        repository_id=data.get("repository_id"),
+    )
 
 
 def next_page_url(link_header: str | None) -> str | None:

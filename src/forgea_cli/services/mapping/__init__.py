@@ -6,6 +6,7 @@
 - ``resolve_repo_ids`` — `mapping resolve-ids`: providerRepoId from GitHub, batched, through the
   gateway it is handed (built by the CLI to wait ``MAX_RATE_LIMIT_WAIT_SECONDS`` for a rate limit);
 - ``lookup_repo`` — `mapping lookup`: the webhook lookup, read-only unless asked to bind;
+  ``lookup_in`` the same inside a unit of work the caller holds (`webhook replay`);
 - ``templates_of`` / ``all_templates`` — the one decision "is this repository a lab's template".
 
 Each verb takes a unit-of-work factory (and resolve-ids a gateway), never an engine. It lives in a
@@ -21,7 +22,7 @@ from forgea_cli.services.lazy import lazy_exports
 if TYPE_CHECKING:
     from forgea_cli.services.mapping.backfill import backfill_repo_mappings
     from forgea_cli.services.mapping.canonicalize import canonicalize_urls
-    from forgea_cli.services.mapping.lookup import LookupResult, lookup_repo
+    from forgea_cli.services.mapping.lookup import LookupResult, lookup_in, lookup_repo
     from forgea_cli.services.mapping.resolve import MAX_RATE_LIMIT_WAIT_SECONDS, resolve_repo_ids
     from forgea_cli.services.mapping.templates import (
         IgnoredTemplate,
@@ -41,6 +42,7 @@ _HOMES = {
     "resolve_repo_ids": "resolve",
     "LookupResult": "lookup",
     "lookup_repo": "lookup",
+    "lookup_in": "lookup",
     "IgnoredTemplate": "templates",
     "LabTemplate": "templates",
     "Templates": "templates",
@@ -60,6 +62,7 @@ __all__ = [
     "backfill_repo_mappings",
     "canonicalize_urls",
     "describe_all",
+    "lookup_in",
     "lookup_repo",
     "resolve_repo_ids",
     "templates_from_rows",

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from forgea_cli.db import mapping_queries as q
-from forgea_cli.db.uow import Connection, UnitOfWorkFactory
+from forgea_cli.db.uow import Connection, UnitOfWork, UnitOfWorkFactory
 from forgea_cli.errors import InvalidInput
 from forgea_cli.services.mapping import templates as lab_templates
 from forgea_cli.urls import DEFAULT_WEB_HOST, RepoUrlRejected, canonical_repo_url, redact_url
@@ -87,6 +87,20 @@ def lookup_repo(
         if bind:
             unit.commit()
     return result
+
+
+def lookup_in(
+    work: UnitOfWork,
+    *,
+    repo_id: int | None = None,
+    html_url: str | None = None,
+    bind: bool = False,
+    web_host: str = DEFAULT_WEB_HOST,
+) -> LookupResult:
+    """The same lookup inside a unit of work the caller holds (a webhook binds and applies in one
+    transaction); the caller commits."""
+    _check_arguments(repo_id, html_url, bind)
+    return _lookup(work.connection, repo_id, html_url, bind, web_host)
 
 
 def _check_arguments(repo_id: int | None, html_url: str | None, bind: bool) -> None:

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from forgea_cli import lifecycle
-from forgea_cli.db import mapping_queries, session_listing, session_queries
+from forgea_cli.db import mapping_queries, session_listing, session_queries, webhook_queries
 from forgea_cli.db.uow import UnitOfWork, UnitOfWorkFactory
 from forgea_cli.errors import InvalidInput, NotFound
 from forgea_cli.identifiers import parse_uuid
@@ -93,6 +93,7 @@ def show_session(uow: UnitOfWorkFactory, session_id: uuid.UUID) -> dict[str, Any
             "mapping": session_queries.session_mapping(connection, session_id),
             "attempts": session_queries.session_attempts(connection, session_id),
             "audit": session_queries.session_audit(connection, session_id),
+            "deliveries": webhook_queries.session_deliveries(connection, session_id),
         }
 
 
