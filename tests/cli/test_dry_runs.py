@@ -124,3 +124,54 @@ def test_a_dry_run_report_csv_says_it_is_a_preview(forgea, prisma_db, tmp_path):
     assert csv_path.read_text().startswith("session_id,problem,")
     [(mappings,)] = sql(prisma_db, 'SELECT count(*) FROM "GitHubRepoMapping"')
     assert mappings == 0
+
+
+# -- backfill --dry-run --show N ------------------------------------------------------------------------
+
+
+def test_a_backfill_dry_run_lists_the_rows_it_would_change(forgea, prisma_db):
+    load_legacy(prisma_db, 300)
+    adopt_and_expand(prisma_db)
+    human = forgea(
+        "backfill", "completed-at", "--dry-run", "--show", "3", env={"COLUMNS": "200"}, url=prisma_db
+    )
+    assert human.exit_code == 0, human.stderr
+    assert human.stdout.count("LabSession: completedAt = ") == 3
+
+    listed = json.loads(
+        forgea("backfill", "completed-at", "--dry-run", "--show", "3", "--json", url=prisma_db).stdout
+    )["would_touch"]
+    ids = [row["id"] for row in listed]
+    pending = sql(
+        prisma_db,
+        """SELECT id::text FROM "LabSession" WHERE status = 'VERIFIED_PASS' AND "completedAt" IS NULL
+           ORDER BY id LIMIT 3""",
+    )
+    assert ids == [row[0] for row in pending]  # the first rows, in the order the run takes them
+    assert forgea("backfill", "completed-at", url=prisma_db).exit_code == 0
+    [(left,)] = sql(
+        prisma_db,
+        'SELECT count(*) FROM "LabSession" WHERE id = ANY(%s::uuid[]) AND "completedAt" IS NULL',
+        (ids,),
+    )
+    assert left == 0
+
+
+def test_backfill_all_dry_run_shows_each_backfill_and_show_needs_dry_run(forgea, prisma_db):
+    load_legacy(prisma_db, 300)
+    adopt_and_expand(prisma_db)
+    document = json.loads(
+        forgea("backfill", "all", "--dry-run", "--show", "2", "--json", url=prisma_db).stdout
+    )
+    touched = {report["backfill"]: report.get("would_touch") for report in document["backfills"]}
+    assert {row["table"] for row in touched["lab-versions"]} == {"Lab", "LabSession"}
+    assert len(touched["verification-attempts"]) == 2 and touched["verification-attempts"][0]["table"] == (
+        "VerificationLog"
+    )
+    assert len(touched["repo-mappings"]) == 2
+    assert touched["repo-mappings"][0]["detail"].startswith("map to https://github.com/")
+    [(mappings,)] = sql(prisma_db, 'SELECT count(*) FROM "GitHubRepoMapping"')
+    assert mappings == 0
+
+    refused = forgea("backfill", "all", "--show", "2", url=prisma_db)
+    assert refused.exit_code == 2 and "--dry-run" in refused.stderr

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from forgea_cli.cli import output
@@ -14,6 +16,16 @@ app = command_group("backfill")
 
 DEFAULT_BATCH = 5000
 
+Show = Annotated[
+    int,
+    typer.Option(
+        "--show",
+        min=0,
+        metavar="N",
+        help="With --dry-run: list the first N rows each backfill would change, in the order it would.",
+    ),
+]
+
 
 def describe(report) -> str:
     if report.dry_run:
@@ -25,10 +37,14 @@ def describe(report) -> str:
     return f"{report.name}: changed {report.changed} rows in {report.batches} batches{held}"
 
 
-def _options(ctx: typer.Context, dry_run: bool, batch_size: int, pause: float, throttle):
+def _options(ctx: typer.Context, dry_run: bool, batch_size: int, pause: float, throttle, show: int = 0):
+    from forgea_cli.errors import InvalidInput
     from forgea_cli.services.rollout import BackfillOptions
 
+    if show and not dry_run:
+        raise InvalidInput("--show lists what a dry run would change: add --dry-run")
     return BackfillOptions(
+        show=show,
         batch_size=batch_size,
         dry_run=dry_run,
         progress=for_terminal(),
@@ -63,6 +79,17 @@ def _run(ctx: typer.Context, name: str, dry_run: bool, json: bool, options) -> N
         output.emit_json(report.as_dict())
     else:
         output.say(describe(report))
+        _show_would_touch(report)
+
+
+def _show_would_touch(report) -> None:
+    rows = report.details.get("would_touch")
+    if rows:
+        output.table(
+            f"{report.name}: the first rows it would change",
+            ["table", "id", "change"],
+            [(row["table"], row["id"], row["detail"]) for row in rows],
+        )
 
 
 # name -> help; the services are in forgea_cli.services.rollout.backfills.BACKFILLS (imported on use).
@@ -82,9 +109,10 @@ def _single_backfill_command(name: str, help_text: str):
         dry_run: DryRun = False,
         json: Json = False,
         pause: Pause = 0.0,
+        show: Show = 0,
         throttle=None,
     ) -> None:
-        _run(ctx, name, dry_run, json, _options(ctx, dry_run, batch_size, pause, throttle))
+        _run(ctx, name, dry_run, json, _options(ctx, dry_run, batch_size, pause, throttle, show))
 
     command.__doc__ = help_text
     return command
@@ -102,6 +130,7 @@ def run_all(
     dry_run: DryRun = False,
     json: Json = False,
     pause: Pause = 0.0,
+    show: Show = 0,
     throttle=None,
 ):
     """Every backfill above, in order. Safe to rerun: finished work is skipped.
@@ -113,7 +142,7 @@ def run_all(
     from forgea_cli.services import rollout
 
     try:
-        reports = rollout.run_all(runtime(ctx).uow, _options(ctx, dry_run, batch_size, pause, throttle))
+        reports = rollout.run_all(runtime(ctx).uow, _options(ctx, dry_run, batch_size, pause, throttle, show))
     except rollout.BackfillStopped as stopped:
         _stopped(stopped, json)
     if json:
@@ -121,6 +150,7 @@ def run_all(
         return
     for report in reports:
         output.say(describe(report))
+        _show_would_touch(report)
 
 
 @app.command("resolve-duplicates")

@@ -93,3 +93,11 @@ VERIFICATION_ATTEMPTS = KeysetJob(
                    WHERE a."legacyVerificationLogId" = "VerificationLog"."id")""",
     _carry_over_logs,
 )
+
+# What a dry run's `--show N` says of each row a job would change (a SQL expression over the row).
+SHOWN = {
+    LAB_VERSIONS.name: "'Lab: create its LabVersion ' || \"repoVersion\"",
+    SESSION_VERSIONS.name: "'LabSession: link to the current version of lab ' || \"labId\"",
+    COMPLETED_AT.name: "'LabSession: completedAt = ' || \"lastActivityAt\"",
+    VERIFICATION_ATTEMPTS.name: "'VerificationLog: a PASS attempt for session ' || \"sessionId\"",
+}

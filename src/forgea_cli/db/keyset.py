@@ -43,3 +43,12 @@ def next_high(connection: Connection, job: KeysetJob, low: Any, batch_size: int)
 def key_range(column: str, low: Any) -> str:
     """The SQL condition for one batch: (low, high] on `column`."""
     return f"{column} > :low AND {column} <= :high" if low is not None else f"{column} <= :high"
+
+
+def sample_pending(connection: Connection, job: KeysetJob, detail: str, limit: int) -> list[tuple[Any, str]]:
+    """The first ``limit`` rows a run would change, in the order it would change them: (key, the
+    SQL expression ``detail`` over the row). Reads only; for dry runs (`--show N`)."""
+    query = text(
+        f"SELECT {job.key}, {detail} FROM {job.table} WHERE {job.pending} ORDER BY {job.key} LIMIT :n"
+    )
+    return [(row[0], str(row[1])) for row in connection.execute(query, {"n": limit})]

@@ -290,3 +290,10 @@ def problem_rows(connection: Connection, limit: int | None = None) -> Iterator[P
     )
     for row in result:
         yield ProblemRow(*row)
+
+
+def planned_rows(connection: Connection, limit: int) -> list[tuple[Any, str]]:
+    """The first ``limit`` sessions the plan maps, in the order it would insert them: (session id,
+    canonical URL). For a dry run's `--show N`; the plan is the writer connection's temporary table."""
+    query = text(f"SELECT session_id, canonical FROM repo_mapping_plan WHERE {TO_MAP} ORDER BY seq LIMIT :n")
+    return [(row[0], row[1]) for row in connection.execute(query, {"n": limit})]

@@ -52,9 +52,11 @@ def backfill_repo_mappings(
     web_host: str = DEFAULT_WEB_HOST,
     throttle: ThrottleOptions | None = None,
     notify: Callable[[str], None] = lambda message: None,
+    show: int = 0,
 ) -> BackfillReport:
     """Map every legacy session whose URL is valid, not a duplicate and not a lab's template
-    (PENDING, source BACKFILL). The writes yield to the web app like every backfill (``throttle``)."""
+    (PENDING, source BACKFILL). The writes yield to the web app like every backfill (``throttle``).
+    A dry run with ``show`` lists the first sessions it would map (``details["would_touch"]``)."""
     if batch_size < 1:
         raise InvalidInput("--batch-size must be at least 1")
     progress = progress or NoProgress()
@@ -73,6 +75,11 @@ def backfill_repo_mappings(
             writer.commit()
             if dry_run:
                 report.changed = counts.to_map
+                if show:
+                    report.details["would_touch"] = [
+                        {"table": "LabSession", "id": str(session_id), "detail": f"map to {canonical}"}
+                        for session_id, canonical in sql.planned_rows(writer.connection, show)
+                    ]
             elif counts.to_map:
                 with throttled(uow, writer, batch_size, throttle or ThrottleOptions(), notify) as control:
                     _write_plan(writer, counts, control, progress, report)

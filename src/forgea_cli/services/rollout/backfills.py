@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from forgea_cli import lifecycle
 from forgea_cli.audit import ActorType
-from forgea_cli.db import backfill_jobs
+from forgea_cli.db import backfill_jobs, keyset
 from forgea_cli.db.duplicate_queries import DuplicateGroup, find_active_duplicates
 from forgea_cli.db.keyset import KeysetJob
 from forgea_cli.db.uow import UnitOfWorkFactory
@@ -29,9 +29,25 @@ class BackfillOptions:
     web_host: str = "github.com"  # the GitHub web host repo URLs must name (FORGEA_GITHUB_WEB_URL)
     throttle: ThrottleOptions = field(default_factory=ThrottleOptions)
     notify: Callable[[str], None] = lambda message: None  # why the backfill pauses or resumes
+    show: int = 0  # a dry run lists the first rows it would change (details["would_touch"])
 
 
 def _keyset(uow: UnitOfWorkFactory, job: KeysetJob, options: BackfillOptions) -> BackfillReport:
+    report = _run_keyset(uow, job, options)
+    if options.dry_run and options.show:
+        report.details["would_touch"] = would_touch(uow, job, options.show)
+    return report
+
+
+def would_touch(uow: UnitOfWorkFactory, job: KeysetJob, limit: int) -> list[dict[str, str]]:
+    """The first ``limit`` rows a run of ``job`` would change, in its order (reads only)."""
+    with uow(read_only=True) as work:
+        rows = keyset.sample_pending(work.connection, job, backfill_jobs.SHOWN[job.name], limit)
+    table = job.table.strip('"')
+    return [{"table": table, "id": str(key), "detail": detail} for key, detail in rows]
+
+
+def _run_keyset(uow: UnitOfWorkFactory, job: KeysetJob, options: BackfillOptions) -> BackfillReport:
     return run_keyset(
         uow,
         job,
@@ -55,9 +71,15 @@ def lab_versions(uow: UnitOfWorkFactory, options: BackfillOptions) -> BackfillRe
     report.details = {
         "versions_created": labs.changed,
         "sessions_linked": sessions.changed,
+        **_merged_samples(labs, sessions),
         **_merged_throttle(labs, sessions),
     }
     return report
+
+
+def _merged_samples(*reports: BackfillReport) -> dict:
+    samples = [row for r in reports for row in r.details.get("would_touch", [])]
+    return {"would_touch": samples} if any("would_touch" in r.details for r in reports) else {}
 
 
 def _merged_throttle(*reports: BackfillReport) -> dict:
@@ -94,6 +116,7 @@ def repo_mappings(uow: UnitOfWorkFactory, options: BackfillOptions) -> BackfillR
         web_host=options.web_host,
         throttle=options.throttle,
         notify=options.notify,
+        show=options.show,
     )
 
 
