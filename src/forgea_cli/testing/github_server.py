@@ -118,6 +118,8 @@ CORPUS_FILES = (
     "rate-limit.403.secondary.observed.json",
     "rate-limit-get.200.openapi.json",
     "errors-observed-messages.tsv",
+    "hook-deliveries-list.200.openapi.json",
+    "hook-deliveries-get.200.openapi.json",
 )
 CORPUS_AVAILABLE = all(corpus_file(name).is_file() for name in CORPUS_FILES)
 CORPUS_MISSING_REASON = f"corpus not found at {REST_DIR} (set FORGEA_CORPUS_DIR to its folder)"
@@ -158,6 +160,30 @@ SECONDARY_RATE_LIMIT_BODY = _load_json(
 )
 RATE_LIMIT_OVERVIEW_BODY = _load_json("rate-limit-get.200.openapi.json", {"resources": {}, "rate": {}})
 BAD_CREDENTIALS_BODY = {"message": "Bad credentials", "documentation_url": API_DOCS, "status": "401"}
+_BUILTIN_DELIVERY_ITEM: dict[str, Any] = {
+    "id": 1,
+    "guid": "0b989ba4-242f-11e5-81e1-c7b6966d2516",
+    "delivered_at": "2019-06-03T00:57:16Z",
+    "redelivery": False,
+    "duration": 0.27,
+    "status": "OK",
+    "status_code": 200,
+    "event": "issues",
+    "action": "opened",
+    "installation_id": None,
+    "repository_id": None,
+    "throttled_at": None,
+}
+HOOK_DELIVERY_ITEM_BODY = _load_json("hook-deliveries-list.200.openapi.json", [_BUILTIN_DELIVERY_ITEM])[0]
+HOOK_DELIVERY_BODY = _load_json(
+    "hook-deliveries-get.200.openapi.json",
+    {
+        **_BUILTIN_DELIVERY_ITEM,
+        "url": "https://www.example.com",
+        "request": {"headers": {}, "payload": {}},
+        "response": {"headers": {}, "payload": "ok"},
+    },
+)
 
 # -- state -------------------------------------------------------------------------------------------
 
@@ -180,6 +206,28 @@ class FakeRepo:
         return f"{self.owner}/{self.name}"
 
 
+@dataclass
+class FakeDelivery:
+    """One attempt to deliver an event to a hook; the attempts of one event share ``guid``."""
+
+    id: int
+    guid: str
+    event: str
+    action: str | None
+    status_code: int
+    delivered_at: datetime
+    redelivery: bool = False
+    repository_id: int | None = None
+    payload: dict[str, Any] | None = None
+    redelivers: int | None = None  # the attempt id a redelivery was asked from
+
+    @property
+    def status(self) -> str:
+        if 200 <= self.status_code < 300:
+            return "OK"
+        return "failed to connect" if self.status_code == 0 else f"Invalid HTTP Response: {self.status_code}"
+
+
 class LoggedRequest(NamedTuple):
     method: str
     path: str
@@ -188,7 +236,7 @@ class LoggedRequest(NamedTuple):
 
 @dataclass(frozen=True)
 class Fault:
-    kind: str  # "status" | "lose" | "name_exists" | "primary" | "secondary"
+    kind: str  # "status" | "lose" | "name_exists" | "primary" | "secondary" | "pass" (no fault)
     status: int = 500
     retry_after: float | None = None
     reset_in: float = 60.0
@@ -225,6 +273,20 @@ ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("POST", re.compile(r"^/graphql$"), "graphql"),
     ("GET", re.compile(r"^/rate_limit$"), "rate_limit"),
     ("GET", re.compile(r"^/user$"), "user"),
+    ("GET", re.compile(rf"^/orgs/{_SEGMENT}/hooks/(\d+)/deliveries$"), "list_hook_deliveries"),
+    ("GET", re.compile(rf"^/repos/{_SEGMENT}/{_SEGMENT}/hooks/(\d+)/deliveries$"), "list_hook_deliveries"),
+    ("GET", re.compile(rf"^/orgs/{_SEGMENT}/hooks/(\d+)/deliveries/(\d+)$"), "get_hook_delivery"),
+    ("GET", re.compile(rf"^/repos/{_SEGMENT}/{_SEGMENT}/hooks/(\d+)/deliveries/(\d+)$"), "get_hook_delivery"),
+    (
+        "POST",
+        re.compile(rf"^/orgs/{_SEGMENT}/hooks/(\d+)/deliveries/(\d+)/attempts$"),
+        "redeliver_hook_delivery",
+    ),
+    (
+        "POST",
+        re.compile(rf"^/repos/{_SEGMENT}/{_SEGMENT}/hooks/(\d+)/deliveries/(\d+)/attempts$"),
+        "redeliver_hook_delivery",
+    ),
 )
 
 
@@ -272,6 +334,9 @@ class FakeGitHub:
         self._cap_window_seconds = 60.0
         self._creations: deque[float] = deque()
         self._refused_by_cap = 0
+        self._deliveries: dict[str, list[FakeDelivery]] = defaultdict(list)  # hook key -> attempts
+        self._next_delivery_id = 90000001
+        self._redelivery_status_code = 200
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -362,6 +427,49 @@ class FakeGitHub:
             self._clear()
             self.latency_seconds = 0.0
 
+    # -- hook deliveries -----------------------------------------------------------------------------
+
+    def add_hook_delivery(
+        self,
+        hook: str,
+        hook_id: int,
+        *,
+        guid: str | None = None,
+        event: str = "push",
+        action: str | None = None,
+        status_code: int = 200,
+        delivered_at: datetime | None = None,
+        redelivery: bool = False,
+        repository_id: int | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> FakeDelivery:
+        """An attempt to deliver to hook ``hook_id`` of ``hook`` ("org:NAME" or "repo:OWNER/NAME")."""
+        with self._lock:
+            attempt = FakeDelivery(
+                id=self._next_delivery_id,
+                guid=guid or f"{self._next_delivery_id:08x}-0000-4000-8000-000000000000",
+                event=event,
+                action=action,
+                status_code=status_code,
+                delivered_at=delivered_at or datetime.now(UTC),
+                redelivery=redelivery,
+                repository_id=repository_id,
+                payload=payload,
+            )
+            self._next_delivery_id += 1
+            self._deliveries[_hook_key(hook, hook_id)].append(attempt)
+            return replace(attempt)
+
+    def hook_deliveries(self, hook: str, hook_id: int) -> list[FakeDelivery]:
+        """Every attempt of the hook, newest first (as GitHub lists them)."""
+        with self._lock:
+            return [replace(d) for d in self._sorted_deliveries(_hook_key(hook, hook_id))]
+
+    def redeliveries_answer(self, status_code: int) -> None:
+        """The status code the receiver gives the redeliveries GitHub makes (default 200: they succeed)."""
+        with self._lock:
+            self._redelivery_status_code = status_code
+
     # -- knobs ---------------------------------------------------------------------------------------
 
     def fail_next(self, operation: str, count: int = 1, status: int = 500) -> None:
@@ -383,20 +491,30 @@ class FakeGitHub:
         *,
         reset_at: float | None = None,
         as_graphql_error: bool = False,
+        after: int = 0,
     ) -> None:
         """403 + x-ratelimit-remaining 0 + x-ratelimit-reset (epoch ``reset_at`` or now + ``reset_in``).
 
         ``as_graphql_error`` answers like GitHub's GraphQL API instead: 200 with a RATE_LIMITED error.
+        ``after``: answer that many requests of the operation normally first (a limit mid-listing).
         """
         fault = Fault(
             "primary", status=403, reset_in=reset_in, reset_at=reset_at, as_graphql_error=as_graphql_error
         )
+        self._queue(operation, after, Fault("pass"))
         self._queue(operation, count, fault)
 
     def secondary_rate_limit_next(
-        self, operation: str, count: int = 1, retry_after: float | None = 60, status: int = 403
+        self,
+        operation: str,
+        count: int = 1,
+        retry_after: float | None = 60,
+        status: int = 403,
+        *,
+        after: int = 0,
     ) -> None:
         """403 (or 429) secondary limit; ``retry_after=None`` sends no Retry-After header."""
+        self._queue(operation, after, Fault("pass"))
         self._queue(operation, count, Fault("secondary", status=status, retry_after=retry_after))
 
     def fork_ready_after(self, gets: int) -> None:
@@ -460,6 +578,8 @@ class FakeGitHub:
             return Response(401, BAD_CREDENTIALS_BODY)
         queued = self._faults.get(operation)
         fault = queued.popleft() if queued else None
+        if fault is not None and fault.kind == "pass":
+            fault = None
         if fault is not None and fault.kind != "lose":
             return self._fault_response(operation, fault)
         if operation in CREATION_OPERATIONS and self._over_cap():
@@ -523,6 +643,9 @@ class FakeGitHub:
             "graphql": self._graphql,
             "rate_limit": lambda _args, _request: Response(200, RATE_LIMIT_OVERVIEW_BODY),
             "user": lambda _args, request: Response(200, self._owner_body(self.user_login, request.api_base)),
+            "list_hook_deliveries": self._list_hook_deliveries,
+            "get_hook_delivery": self._get_hook_delivery,
+            "redeliver_hook_delivery": self._redeliver_hook_delivery,
         }
         action = actions.get(operation)
         if action is None:
@@ -562,7 +685,8 @@ class FakeGitHub:
             return Response(422, GENERATE_NAME_EXISTS_BODY)
         repo = self._create(owner, name, private=bool(payload.get("private", False)))
         repo.template_id, repo.default_branch = template.id, template.default_branch
-        return Response(201, self._repo_body(repo, request.api_base, REPO_GENERATED_BODY))
+        body = self._repo_body(repo, request.api_base, REPO_GENERATED_BODY)
+        return Response(201, body, {"location": body["url"]})  # GitHub's documented Location header
 
     def _fork(self, args: list[str], request: Request) -> Response:
         source = self._find("/".join(args))
@@ -626,6 +750,90 @@ class FakeGitHub:
                 data[alias] = self._graphql_node(repo)
         return Response(200, {"data": data, "errors": errors} if errors else {"data": data})
 
+    def _list_hook_deliveries(self, args: list[str], request: Request) -> Response:
+        key = _hook_key_of(args)
+        status = request.query.get("status", [None])[0]
+        if status not in (None, "success", "failure"):
+            return Response(422, VALIDATION_FAILED_BODY)
+        attempts = [d for d in self._sorted_deliveries(key) if _status_matches(d, status)]
+        cursor = request.query.get("cursor", [None])[0]
+        if cursor is not None:
+            start = next((i + 1 for i, d in enumerate(attempts) if f"v1_{d.id}" == cursor), None)
+            if start is None:
+                return Response(422, VALIDATION_FAILED_BODY)
+            attempts = attempts[start:]
+        per_page = min(max(_int_param(request.query, "per_page", 30), 1), 100)
+        page = attempts[:per_page]
+        headers = {}
+        if len(attempts) > per_page:
+            params = {k: v[0] for k, v in request.query.items() if k != "cursor"}
+            params["cursor"] = f"v1_{page[-1].id}"
+            headers["link"] = f'<{request.api_base}{request.path}?{urlencode(params)}>; rel="next"'
+        return Response(200, [self._delivery_item(d) for d in page], headers)
+
+    def _get_hook_delivery(self, args: list[str], request: Request) -> Response:
+        attempt = self._find_delivery(_hook_key_of(args[:-1]), int(args[-1]))
+        if attempt is None:
+            return Response(404, NOT_FOUND_BODY)
+        body = {**self._delivery_item(attempt), "url": HOOK_DELIVERY_BODY.get("url", "")}
+        skeleton = HOOK_DELIVERY_BODY.get("request") or {}
+        headers = dict(skeleton.get("headers") or {})
+        headers.update(
+            {
+                "X-GitHub-Delivery": attempt.guid,
+                "X-GitHub-Event": attempt.event,
+                "X-GitHub-Hook-ID": args[-2],
+            }
+        )
+        payload = attempt.payload if attempt.payload is not None else skeleton.get("payload", {})
+        body["request"] = {"headers": headers, "payload": copy.deepcopy(payload)}
+        body["response"] = copy.deepcopy(HOOK_DELIVERY_BODY.get("response") or {"headers": {}, "payload": ""})
+        return Response(200, body)
+
+    def _redeliver_hook_delivery(self, args: list[str], request: Request) -> Response:
+        key = _hook_key_of(args[:-1])
+        attempt = self._find_delivery(key, int(args[-1]))
+        if attempt is None:
+            return Response(404, NOT_FOUND_BODY)
+        again = FakeDelivery(
+            id=self._next_delivery_id,
+            guid=attempt.guid,
+            event=attempt.event,
+            action=attempt.action,
+            status_code=self._redelivery_status_code,
+            delivered_at=datetime.now(UTC),
+            redelivery=True,
+            repository_id=attempt.repository_id,
+            payload=attempt.payload,
+            redelivers=attempt.id,
+        )
+        self._next_delivery_id += 1
+        self._deliveries[key].append(again)
+        return Response(202, {})
+
+    def _sorted_deliveries(self, key: str) -> list[FakeDelivery]:
+        return sorted(self._deliveries.get(key, []), key=lambda d: (d.delivered_at, d.id), reverse=True)
+
+    def _find_delivery(self, key: str, delivery_id: int) -> FakeDelivery | None:
+        return next((d for d in self._deliveries.get(key, []) if d.id == delivery_id), None)
+
+    def _delivery_item(self, attempt: FakeDelivery) -> dict[str, Any]:
+        body = {k: v for k, v in HOOK_DELIVERY_ITEM_BODY.items() if k in _BUILTIN_DELIVERY_ITEM}
+        body.update(
+            id=attempt.id,
+            guid=attempt.guid,
+            delivered_at=attempt.delivered_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            redelivery=attempt.redelivery,
+            status=attempt.status,
+            status_code=attempt.status_code,
+            event=attempt.event,
+            action=attempt.action,
+            installation_id=None,
+            repository_id=attempt.repository_id,
+            throttled_at=None,
+        )
+        return body
+
     # -- rendering -------------------------------------------------------------------------------------
 
     def _repo_body(self, repo: FakeRepo, api_base: str, skeleton: dict[str, Any], nested: bool = True) -> Any:
@@ -648,6 +856,9 @@ class FakeGitHub:
             default_branch=repo.default_branch,
             created_at=repo.created_at,
         )
+        # Fields GitHub's description requires that one corpus example or the other lacks.
+        body.setdefault("language", None)
+        body.setdefault("has_discussions", False)
         if nested:
             self._add_related(body, repo, api_base, skeleton)
         return body
@@ -797,6 +1008,29 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 # -- small helpers -------------------------------------------------------------------------------------
+
+
+def _hook_key(hook: str, hook_id: int) -> str:
+    kind, _, name = hook.partition(":")
+    if kind not in ("org", "repo") or not name:
+        raise ValueError(f"a hook is 'org:NAME' or 'repo:OWNER/NAME', not {hook!r}")
+    return f"{kind}:{name.lower()}:{int(hook_id)}"
+
+
+def _hook_key_of(args: list[str]) -> str:
+    """Route arguments (org, hook) or (owner, repo, hook) as a hook key."""
+    if len(args) == 2:
+        return _hook_key(f"org:{args[0]}", int(args[1]))
+    return _hook_key(f"repo:{args[0]}/{args[1]}", int(args[2]))
+
+
+def _status_matches(attempt: FakeDelivery, status: str | None) -> bool:
+    """GitHub's filter: success is a status code of 200-399, failure 400-599."""
+    if status == "success":
+        return 200 <= attempt.status_code < 400
+    if status == "failure":
+        return 400 <= attempt.status_code < 600
+    return True
 
 
 def _address(server: ThreadingHTTPServer) -> str:
