@@ -70,5 +70,18 @@ class GitHubError(ForgeaError):
     """GitHub refused or failed (exit 5)."""
 
 
+class SchemaNotReady(OperationFailed):
+    """The database is not at the revision this step needs (not adopted, not expanded) (exit 1)."""
+
+
 class DatabaseUnreachable(ForgeaError):
-    """The database cannot be reached (exit 6)."""
+    """The database cannot be reached: no server answers, or the connection was lost (exit 6)."""
+
+
+class DatabaseAuthFailed(InvalidInput):
+    """The server answered and refused the configured credentials: wrong password, unknown role,
+    no pg_hba.conf entry, no CONNECT privilege (exit 2: the configuration is the bad input)."""
+
+
+class DatabaseMissing(NotFound):
+    """The server answered; the database the URL names does not exist (exit 3)."""

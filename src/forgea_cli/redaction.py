@@ -19,9 +19,8 @@ def mask_url(url: str) -> str:
         masked = parts
     else:
         user = parts.username or ""
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-        masked = parts._replace(netloc=f"{user}:{_MASK}@{host}{port}")
+        host_and_port = parts.netloc.rpartition("@")[2]  # as written: a bad port must not raise here
+        masked = parts._replace(netloc=f"{user}:{_MASK}@{host_and_port}")
     query = _PASSWORD_IN_DSN.sub(rf"\g<1>{_MASK}", masked.query.replace("&", " &")).replace(" &", "&")
     return urlunsplit(masked._replace(query=query))
 
@@ -49,8 +48,23 @@ def scrub_text(text: str, secrets: list[str]) -> str:
 
 
 _PASSWORD_IN_URL = re.compile(r"([a-zA-Z][\w+.-]*://[^:/@\s]*:)([^@\s]+)(@)")
+# A token alone as the user of a web URL (https://ghp_…@github.com/o/r); `git@` is SSH's, not a secret.
+_TOKEN_IN_WEB_URL = re.compile(r"(https?://)(?!git@)([^:/@\s]+)(@)", re.IGNORECASE)
+
+
+def redact_credentials(text: str) -> str:
+    """The one redaction rule of what the tool shows: the credentials inside URLs.
+
+    ``scheme://user:password@host`` keeps its user and masks the password; a web URL whose user
+    part is a token (``https://TOKEN@github.com/…``) masks it (``git@`` stays: it is SSH's user);
+    a ``password=…`` pair of a libpq string is masked. Everything else of the URL is kept, so the
+    same URL reads the same in every command. Applied by ``cli.output`` to every message, table
+    cell and JSON string, and by ``cli.errors`` to error messages."""
+    text = _PASSWORD_IN_URL.sub(rf"\g<1>{_MASK}\g<3>", text)
+    text = _TOKEN_IN_WEB_URL.sub(rf"\g<1>{_MASK}\g<3>", text)
+    return _PASSWORD_IN_DSN.sub(rf"\g<1>{_MASK}", text)
 
 
 def mask_urls_in_text(text: str) -> str:
-    """Mask the password of every URL that appears inside a free-form message."""
-    return _PASSWORD_IN_DSN.sub(rf"\g<1>{_MASK}", _PASSWORD_IN_URL.sub(rf"\g<1>{_MASK}\g<3>", text))
+    """Mask the credentials of every URL that appears inside a free-form message."""
+    return redact_credentials(text)

@@ -108,7 +108,7 @@ def test_an_unreachable_database_exits_6_with_the_password_masked(forgea):
     result = forgea("verify-constraints", "--json", url=url)
 
     assert result.exit_code == 6
-    assert "database unreachable at postgresql+psycopg://forgea:***@127.0.0.1:1/forgea" in result.stderr
+    assert "database unreachable at postgresql://forgea:***@127.0.0.1:1/forgea" in result.stderr
     assert "s3cret-pw" not in result.stdout + result.stderr
     assert result.stdout == ""
 

@@ -11,7 +11,7 @@ from typer.core import TyperGroup
 
 from forgea_cli import __version__
 from forgea_cli.cli import demo_cmd, verify_cmd
-from forgea_cli.cli.errors import debug_enabled, report
+from forgea_cli.cli.errors import debug_enabled, report, report_usage_error
 from forgea_cli.cli.groups import GROUPS, load_group
 from forgea_cli.cli.runtime import Runtime
 
@@ -48,6 +48,7 @@ class ForgeaGroup(TyperGroup):
         return option
 
     def invoke(self, ctx):
+        raw_args = [*getattr(ctx, "_protected_args", ()), *ctx.args]  # before the subcommand parses them
         try:
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort):
@@ -59,15 +60,30 @@ class ForgeaGroup(TyperGroup):
             raise typer.Exit(0) from None
         except Exception as exc:
             if type(exc).__module__.startswith(("click", "typer")):
+                if _json(ctx) or _asks_json(raw_args):
+                    report_usage_error(exc)
                 raise
-            raise typer.Exit(report(exc, debug=_debug(ctx))) from None
+            raise typer.Exit(report(exc, debug=_debug(ctx), json=_json(ctx))) from None
         except KeyboardInterrupt as exc:
-            raise typer.Exit(report(exc, debug=_debug(ctx))) from None
+            raise typer.Exit(report(exc, debug=_debug(ctx), json=_json(ctx))) from None
 
 
 def _debug(ctx) -> bool:
     runtime = ctx.find_root().obj
     return debug_enabled(bool(getattr(runtime, "debug", False)))
+
+
+def _json(ctx) -> bool:
+    """--json (or --format json) was given to the command that failed (cli.output.request_json)."""
+    return bool(getattr(ctx.find_root().obj, "json_output", False))
+
+
+def _asks_json(args: list[str]) -> bool:
+    """For a usage error raised before --json was parsed: is it among the raw arguments?"""
+    pairs = zip(args, [*args[1:], ""], strict=True)
+    return (
+        "--json" in args or "--format=json" in args or any(a == "--format" and b == "json" for a, b in pairs)
+    )
 
 
 app = typer.Typer(

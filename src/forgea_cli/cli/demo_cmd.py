@@ -70,7 +70,8 @@ def _environment(url: str, github_url: str | None) -> dict[str, str]:
 
 
 def _run(step, env: dict[str, str]) -> None:
-    output.say(f"\n[bold]# {step.say}[/bold]\n[cyan]$ forgea {' '.join(step.args)}[/cyan]")
+    output.say(f"\n# {step.say}", style="bold")
+    output.say(f"$ forgea {' '.join(step.args)}", style="cyan")
     completed = subprocess.run([sys.executable, "-m", "forgea_cli", *step.args], env=env)
     if completed.returncode != step.expect_exit:
         from forgea_cli.errors import OperationFailed

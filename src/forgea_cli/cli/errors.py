@@ -60,17 +60,60 @@ def debug_enabled(flag: bool) -> bool:
     return flag or os.environ.get("FORGEA_DEBUG", "").lower() in {"1", "true", "yes", "on"}
 
 
-def report(exc: BaseException, *, debug: bool) -> int:
-    """Print the one-line error (and traceback when debugging) to stderr; return the exit code."""
+def code_for(exc: BaseException) -> str:
+    """The ``code`` of the error document: the error's class (``NOT_FOUND``, ``DATABASE_UNREACHABLE``…);
+    ``INTERRUPTED`` for Ctrl-C, ``USAGE`` for bad usage, ``INTERNAL_ERROR`` for the tool's own failure."""
+    from forgea_cli.documents import error_code
+
+    if isinstance(exc, KeyboardInterrupt):
+        return "INTERRUPTED"
+    if type(exc).__module__.startswith(("click", "typer")):
+        return "USAGE"
+    if exit_code_for(exc) == EX_SOFTWARE:
+        return "INTERNAL_ERROR"
+    return error_code(exc)
+
+
+def report(exc: BaseException, *, debug: bool, json: bool = False) -> int:
+    """Print the one-line error (and traceback when debugging) to stderr; return the exit code.
+
+    With ``json`` the error is also one JSON document on stdout, ``{"error": {"code", "exitCode",
+    "message", "hint"}}``, plus ``"result"`` when the error carries the command's answer or what was
+    done before it (``exc.result``, or a backfill's ``exc.report`` when it stopped or was interrupted)."""
     secrets = known_secrets()
     if debug:
         text = "".join(traceback.format_exception(exc))
         sys.stderr.write(scrub_text(mask_urls_in_text(text), secrets))
     message = scrub_text(mask_urls_in_text(message_for(exc)), secrets)
-    sys.stderr.write(f"error: {message}\n")
     hint = getattr(exc, "hint", None)
+    hint = scrub_text(mask_urls_in_text(hint), secrets) if hint else None
+    code = exit_code_for(exc)
+    if json:
+        emit_error_json(exc, code, message, hint)
+    sys.stderr.write(f"error: {message}\n")
     if hint:
-        sys.stderr.write(f"hint: {scrub_text(hint, secrets)}\n")
-    if not debug and not isinstance(exc, errors.ForgeaError):
+        sys.stderr.write(f"hint: {hint}\n")
+    if not debug and code == EX_SOFTWARE:
         sys.stderr.write(f"({DEBUG_HINT})\n")
-    return exit_code_for(exc)
+    return code
+
+
+def emit_error_json(exc: BaseException, code: int, message: str, hint: str | None) -> None:
+    from forgea_cli.cli.output import json_text
+    from forgea_cli.documents import error_document
+
+    document = error_document(code_for(exc), code, message, hint)
+    result = getattr(exc, "result", None)
+    result = getattr(exc, "report", None) if result is None else result
+    if result is not None:
+        document["result"] = result
+    text = json_text(document)
+    secrets = known_secrets()
+    sys.stdout.write(scrub_text(text, secrets))
+    sys.stdout.flush()
+
+
+def report_usage_error(exc: BaseException) -> None:
+    """Bad usage under ``--json``: Click prints its own message on stderr; stdout gets the document."""
+    message = getattr(exc, "format_message", lambda: str(exc))()
+    emit_error_json(exc, getattr(exc, "exit_code", 2), message, None)

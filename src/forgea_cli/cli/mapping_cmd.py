@@ -39,11 +39,9 @@ def canonicalize(
     if json_output:
         emit_json({"results": records, "accepted": len(records) - rejected, "rejected": rejected})
     elif len(records) == 1 and not rejected:
-        show(_plain(records[0]["canonical_url"]))
+        show(str(records[0]["canonical_url"]))
     else:
-        table(
-            None, ("input", "canonical URL / rejection"), ((_plain(r["input"]), _verdict(r)) for r in records)
-        )
+        table(None, ("input", "canonical URL / rejection"), ((str(r["input"]), _verdict(r)) for r in records))
     if rejected:
         raise typer.Exit(2)
 
@@ -159,16 +157,10 @@ def lookup(
 # -- rendering ------------------------------------------------------------------------------------------
 
 
-def _plain(text: Any) -> str:
-    from rich.markup import escape
-
-    return escape(str(text))
-
-
 def _verdict(record: dict[str, Any]) -> str:
     if record["canonical_url"]:
-        return _plain(record["canonical_url"])
-    return _plain(f"rejected {record['reason']}: {record['detail']}")
+        return str(record["canonical_url"])
+    return str(f"rejected {record['reason']}: {record['detail']}")
 
 
 def _render_backfill(document: dict[str, Any]) -> None:
@@ -188,7 +180,7 @@ def _render_backfill(document: dict[str, Any]) -> None:
     )
     for ignored in document["templates_ignored"]:
         warn(
-            _plain(
+            str(
                 f"{ignored['source']} of lab {ignored['labId']} ({ignored['labTitle']}), version "
                 f"{ignored['version']}: {ignored['url']!r} is not a repository URL ({ignored['reason']}), "
                 "ignored as a template"
@@ -201,22 +193,21 @@ def _render_backfill(document: dict[str, Any]) -> None:
         title = f"problems (first {len(problems)} of {document['problems_total']:,})"
         columns = ("session", "problem", "reason", "url", "canonical / winner")
         rows = (
-            (p["session_id"], p["problem"], p["reason"], _plain(p["url"]), _problem_target(p))
-            for p in problems
+            (p["session_id"], p["problem"], p["reason"], str(p["url"]), _problem_target(p)) for p in problems
         )
         table(title, columns, rows)
     if document.get("report_csv") and document["dry_run"]:
         show("  wrote a preview CSV: the problems a real run would report (the dry run mapped nothing)")
     if document.get("report_csv"):
-        show(f"  every problem row: {_plain(document['report_csv'])}")
+        show(f"  every problem row: {document['report_csv']!s}")
 
 
 def _problem_target(problem: dict[str, Any]) -> str:
     if problem["problem"] == "DUPLICATE_URL":
         return f"{problem['canonical_url']} → {problem['winner_session_id']}"
     if problem["problem"] == "TEMPLATE_URL":
-        return _plain(f"{problem['canonical_url']}: {problem['detail']}")
-    return _plain(problem["detail"])
+        return str(f"{problem['canonical_url']}: {problem['detail']}")
+    return str(problem["detail"])
 
 
 def _render_resolve(document: dict[str, Any]) -> None:
@@ -230,21 +221,21 @@ def _render_resolve(document: dict[str, Any]) -> None:
         f"NOT_FOUND {verb} {document['not_found']:,} · conflicts {document['conflicts']:,}".replace("  ", " ")
     )
     if document["conflict_rows"]:
-        rows = ((c["mapping_id"], c["canonical_url"], _plain(c["detail"])) for c in document["conflict_rows"])
+        rows = ((c["mapping_id"], c["canonical_url"], str(c["detail"])) for c in document["conflict_rows"])
         table("conflicts (left PENDING)", ("mapping", "canonical URL", "detail"), rows)
 
 
 def _render_template(document: dict[str, Any]) -> None:
     for template in document["templates"]:
         show(
-            _plain(
+            str(
                 f"template of lab {template['labId']} ({template['labTitle']}), version {template['version']}"
             )
         )
     if document["canonical_url"]:
-        show(f"  repository {_plain(document['canonical_url'])}")
+        show(f"  repository {document['canonical_url']!s}")
     for note in document["notes"]:
-        show(f"  note: {_plain(note)}")
+        show(f"  note: {note!s}")
 
 
 def _render_lookup(document: dict[str, Any]) -> None:
@@ -262,4 +253,4 @@ def _render_lookup(document: dict[str, Any]) -> None:
     if document["would_bind"]:
         show("  a webhook would bind the pushing repository's id to this mapping (rule 2, same transaction)")
     for note in document["notes"]:
-        show(f"  note: {_plain(note)}")
+        show(f"  note: {note!s}")

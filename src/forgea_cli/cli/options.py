@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 import typer
 
-Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+from forgea_cli.cli.output import Format, request_json
+
+Json = Annotated[
+    bool,
+    typer.Option("--json", help="Print one JSON document on stdout (a failure too).", callback=request_json),
+]
+ListFormat = Annotated[
+    Format | None,
+    typer.Option(
+        "--format",
+        help="table (the default), plain (tab-separated, no header), csv, or json (= --json). "
+        "plain and csv never shorten a value.",
+        case_sensitive=False,
+        callback=request_json,
+        show_default=False,
+    ),
+]
 DryRun = Annotated[
     bool, typer.Option("--dry-run", help="Show what would happen; write nothing (rolled back or rendered).")
 ]
@@ -20,10 +37,26 @@ BatchSize = Annotated[
         help="Rows in the first batch (one transaction each); then adaptive.",
     ),
 ]
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|min|h|d)?\s*$", re.IGNORECASE)
+
+
+def postgres_duration(value: str) -> str:
+    """A PostgreSQL duration setting (``300ms``, ``5s``, ``2min``; a bare number is milliseconds),
+    checked here so a typo is bad usage (exit 2), not a database error halfway through."""
+    match = _DURATION.match(value or "")
+    if not match:
+        raise typer.BadParameter(
+            f"{value!r} is not a duration: a number with us, ms, s, min, h or d (e.g. 300ms, 5s)"
+        )
+    number, unit = match.group(1), (match.group(2) or "ms").lower()
+    return f"{number}{unit}"
+
+
 LockTimeout = Annotated[
     str,
     typer.Option(
         "--lock-timeout",
+        callback=postgres_duration,
         help="PostgreSQL lock_timeout for each statement: the longest the web app's writers queue behind a "
         "revision waiting for its lock (a timed-out revision is rolled back and retried).",
     ),

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 class Runtime:
     def __init__(self, *, debug: bool = False) -> None:
         self.debug = debug
+        self.json_output = False  # --json / --format json was given: errors are JSON documents too
         self._engine: Engine | None = None
         self._replica_engine: Engine | None = None
 

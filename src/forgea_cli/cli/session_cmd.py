@@ -104,7 +104,7 @@ def show(
 
 def _render_show(view: dict) -> None:
     session = view["session"]
-    output.show(f"[bold]session {session['id']}[/bold]  {session['status']}")
+    output.show(f"session {session['id']}  {session['status']}", style="bold")
     for label, key in (
         ("student", "userId"),
         ("lab", "labTitle"),

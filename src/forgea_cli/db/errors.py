@@ -14,9 +14,12 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from forgea_cli.errors import (
     Conflict,
+    DatabaseAuthFailed,
+    DatabaseMissing,
     DatabaseUnreachable,
     ForgeaError,
     IllegalTransition,
+    InvalidInput,
     OperationFailed,
     PreconditionFailed,
 )
@@ -107,6 +110,56 @@ def translate(exc: DBAPIError) -> ForgeaError:
         return DatabaseUnreachable(f"lost the database connection: {first_line(exc)}")
     kind = _BY_SQLSTATE.get(state or "", DatabaseRefused)
     return kind(first_line(exc), sqlstate=state, constraint=constraint_name(exc))
+
+
+# libpq gives no SQLSTATE for a refused connection (psycopg's error has sqlstate None): the
+# server's FATAL line says what happened. English server messages; anything else is "unreachable".
+_AUTH_REFUSALS = (
+    ("password authentication failed", "the password was refused"),  # 28P01
+    ("no password supplied", "the server wants a password and none was given"),  # 28P01
+    ("does not exist", None),  # 28000 role … / 3D000 database …: told apart below
+    ("no pg_hba.conf entry", "the server's pg_hba.conf has no entry for this client"),  # 28000
+    ("does not have connect privilege", "the role may not connect to this database"),  # 42501
+    ("permission denied for database", "the role may not connect to this database"),  # 42501
+    ("authentication failed", "the server refused the credentials"),  # 28000 (peer, ident, cert…)
+)
+
+
+def connection_error(exc: DBAPIError, masked_url: str) -> ForgeaError:
+    """Why a connection could not be opened: the database missing (exit 3), the credentials refused
+    (exit 2), or no server answering (exit 6) — each says which, with the URL's password masked."""
+    text = first_line(exc)
+    detail = text.split("FATAL:", 1)[-1].strip() if "FATAL:" in text else ""
+    lowered = detail.lower()
+    if lowered.startswith("database ") and "does not exist" in lowered:
+        return DatabaseMissing(
+            f"the server at {masked_url} answered, but {detail}",
+            hint="check the database name in FORGEA_DATABASE_URL, or create the database first",
+        )
+    for marker, why in _AUTH_REFUSALS:
+        if marker in lowered:
+            if why is None and not lowered.startswith("role "):
+                continue
+            return DatabaseAuthFailed(
+                f"the server at {masked_url} refused the connection: "
+                + (f"{why} ({detail})" if why else detail),
+                hint="check the user and password in FORGEA_DATABASE_URL (the server is up)",
+            )
+    if "invalid connection option" in text or "invalid dsn" in text.lower():
+        return InvalidInput(
+            f"FORGEA_DATABASE_URL is not a usable PostgreSQL URL: {text}",
+            hint="postgresql://USER:PASSWORD@HOST:5432/DATABASE[?sslmode=require]",
+        )
+    return DatabaseUnreachable(
+        f"database unreachable at {masked_url}: {_reason(text)}",
+        hint="check the host and port in FORGEA_DATABASE_URL and that the server is running, "
+        "or unset it to use the embedded database (`forgea db start`)",
+    )
+
+
+def _reason(text: str) -> str:
+    """The part of libpq's message after 'connection to server … failed:' (the host is in the URL)."""
+    return text.split("failed:", 1)[-1].strip() if "failed:" in text else text
 
 
 @contextmanager

@@ -14,6 +14,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
@@ -21,7 +23,7 @@ from forgea_cli.db import advisory
 from forgea_cli.db.engine import connect
 from forgea_cli.db.health import Blocker, BlockerWatch
 from forgea_cli.db.uow import UnitOfWorkFactory
-from forgea_cli.errors import OperationFailed
+from forgea_cli.errors import InvalidInput, OperationFailed
 
 # pg_advisory_lock key shared by every forgea process that changes the schema ('forgea' in hex).
 MIGRATION_LOCK_KEY = 0x666F72676561
@@ -201,6 +203,21 @@ def _run_with_lock_retries(
             raise _explain_database_error(exc, watch) from exc
 
 
+@contextmanager
+def revision_named_by_operator(target: str) -> Iterator[None]:
+    """Alembic refusing the REV an operator typed (unknown, ambiguous, not reachable from here) is
+    bad input (exit 2), not a failure of the tool."""
+    try:
+        yield
+    except (CommandError, RevisionError) as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidInput(
+            f"revision {target!r}: {message}",
+            hint="`forgea migrate history` lists the revisions this build knows; `forgea migrate status` "
+            "says where the database is",
+        ) from None
+
+
 def engine_of(database: Engine | UnitOfWorkFactory) -> Engine:
     """Services hand over their unit-of-work factory; the runner needs its own connection discipline."""
     return database if isinstance(database, Engine) else database.engine
@@ -222,7 +239,8 @@ def upgrade(
         before = current_revision(connection)
         connection.commit()  # alembic must start outside a transaction to run one per revision
         config = alembic_config(connection, attributes=attributes)
-        _run_with_lock_retries(connection, timeouts, lambda: command.upgrade(config, target), on_retry)
+        with revision_named_by_operator(target):
+            _run_with_lock_retries(connection, timeouts, lambda: command.upgrade(config, target), on_retry)
         return before, current_revision(connection) or "base"
 
 
@@ -236,7 +254,8 @@ def downgrade(
         before = current_revision(connection)
         connection.commit()  # alembic must start outside a transaction to run one per revision
         config = alembic_config(connection)
-        _run_with_lock_retries(connection, timeouts, lambda: command.downgrade(config, target), on_retry)
+        with revision_named_by_operator(target):
+            _run_with_lock_retries(connection, timeouts, lambda: command.downgrade(config, target), on_retry)
         return before, current_revision(connection) or "base"
 
 
@@ -259,10 +278,11 @@ def render_sql(
     buffer = io.StringIO()
     settings = {"lock_timeout": timeouts.lock_timeout, "statement_timeout": timeouts.statement_timeout}
     config = alembic_config(output=buffer, attributes={**settings, **(attributes or {})})
-    if downgrade_to:
-        command.downgrade(config, f"{current or 'base'}:{target}", sql=True)
-    elif current:
-        command.upgrade(config, f"{current}:{target}", sql=True)
-    else:
-        command.upgrade(config, target, sql=True)
+    with revision_named_by_operator(target):
+        if downgrade_to:
+            command.downgrade(config, f"{current or 'base'}:{target}", sql=True)
+        elif current:
+            command.upgrade(config, f"{current}:{target}", sql=True)
+        else:
+            command.upgrade(config, target, sql=True)
     return buffer.getvalue()

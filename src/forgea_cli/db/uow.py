@@ -22,9 +22,9 @@ from types import TracebackType
 from typing import Protocol
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
-from forgea_cli.db.engine import unreachable
+from forgea_cli.db.engine import open_connection
 from forgea_cli.db.errors import translate
 
 __all__ = ["Connection", "UnitOfWork", "UnitOfWorkFactory", "unit_of_work_factory"]
@@ -38,10 +38,7 @@ class UnitOfWork:
         self.connection: Connection
 
     def __enter__(self) -> UnitOfWork:
-        try:
-            connection = self._engine.connect()
-        except OperationalError as exc:
-            raise unreachable(self._engine.url.render_as_string(hide_password=False)) from exc
+        connection = open_connection(self._engine)
         if self._autocommit:
             connection = connection.execution_options(isolation_level="AUTOCOMMIT")
         self.connection = connection
