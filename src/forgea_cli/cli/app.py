@@ -110,12 +110,16 @@ def _version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="No messages on stderr; results (stdout) and errors still print."),
+    ] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
     """Only stores raw options: this runs for `--help` of every subcommand too."""
-    runtime = Runtime(debug=debug)
+    runtime = Runtime(debug=debug, quiet=quiet)
     ctx.obj = runtime
     ctx.call_on_close(runtime.close)
 

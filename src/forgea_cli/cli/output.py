@@ -96,8 +96,17 @@ def request_json(ctx: typer.Context, value: Any) -> Any:
 # -- messages -------------------------------------------------------------------------------------------
 
 
+def quiet_requested() -> bool:
+    """``forgea --quiet``: messages (``say``, ``warn``) are not printed; answers and errors are."""
+    ctx = _current_context()
+    root = ctx.find_root() if ctx is not None else None
+    return bool(getattr(getattr(root, "obj", None), "quiet", False))
+
+
 def say(message: str, *, style: str | None = None) -> None:
     """A message for the person at the terminal (stderr, so stdout stays parseable)."""
+    if quiet_requested():
+        return
     _console(stderr=True).print(_escaped(message), style=style, soft_wrap=True)
 
 
@@ -107,6 +116,8 @@ def show(message: str, *, style: str | None = None) -> None:
 
 
 def warn(message: str) -> None:
+    if quiet_requested():
+        return
     _console(stderr=True).print(f"[yellow]warning:[/yellow] {_escaped(message)}", soft_wrap=True)
 
 

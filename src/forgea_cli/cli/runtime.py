@@ -14,8 +14,9 @@ if TYPE_CHECKING:
 
 
 class Runtime:
-    def __init__(self, *, debug: bool = False) -> None:
+    def __init__(self, *, debug: bool = False, quiet: bool = False) -> None:
         self.debug = debug
+        self.quiet = quiet  # --quiet: no messages on stderr (cli.output.say / warn); data and errors stay
         self.json_output = False  # --json / --format json was given: errors are JSON documents too
         self._engine: Engine | None = None
         self._replica_engine: Engine | None = None

@@ -1,0 +1,20 @@
+"""Small things operators expect: --quiet, `lab list`, shell completion that keeps --help fast."""
+
+from __future__ import annotations
+
+import json
+
+
+def test_quiet_keeps_the_answer_and_the_errors_but_no_messages(forgea, migrated_db):
+    loud = forgea("migrate", "upgrade", url=migrated_db)
+    assert loud.exit_code == 0 and "already at" in loud.stderr
+    quiet = forgea("--quiet", "migrate", "upgrade", url=migrated_db)
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+
+    as_json = forgea("-q", "backfill", "all", "--dry-run", "--json", url=migrated_db)
+    assert json.loads(as_json.stdout)["backfills"] and as_json.stderr == ""
+    status = forgea("-q", "migrate", "status", url=migrated_db)
+    assert "current:" in status.stdout  # the answer is not a message
+
+    failed = forgea("--quiet", "session", "show", "not-a-session", url=migrated_db)
+    assert failed.exit_code != 0 and failed.stderr.startswith("error: ")
