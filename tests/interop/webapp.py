@@ -75,9 +75,9 @@ def _digest(*parts: bytes) -> str:
 
 
 @contextmanager
-def _workspace_lock() -> Iterator[None]:
+def _workspace_lock(workspace: Path = WORKSPACE) -> Iterator[None]:
     """Serialise `npm ci` and client generation across concurrent pytest runs on this checkout."""
-    key = hashlib.sha256(str(WORKSPACE).encode()).hexdigest()[:16]
+    key = hashlib.sha256(str(workspace).encode()).hexdigest()[:16]
     with open(Path(tempfile.gettempdir()) / f"forgea-interop-{key}.lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -102,20 +102,23 @@ def base_env() -> dict[str, str]:
     return env
 
 
-def install_workspace() -> None:
-    """`npm ci` unless node_modules already matches package-lock.json (a stamp records its digest)."""
+def install_workspace(workspace: Path = WORKSPACE) -> None:
+    """`npm ci` unless node_modules already matches package-lock.json (a stamp records its digest).
+
+    ``workspace``: another committed Node workspace (tests/contract/node) installs the same way."""
     tools = node_tools()
-    wanted = _digest(*((WORKSPACE / name).read_bytes() for name in ("package.json", "package-lock.json")))
-    with _workspace_lock():
-        if INSTALL_STAMP.is_file() and INSTALL_STAMP.read_text() == wanted:
+    stamp = workspace / "node_modules" / INSTALL_STAMP.name
+    wanted = _digest(*((workspace / name).read_bytes() for name in ("package.json", "package-lock.json")))
+    with _workspace_lock(workspace):
+        if stamp.is_file() and stamp.read_text() == wanted:
             return
         _run(
             [tools["npm"], "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=WORKSPACE,
+            cwd=workspace,
             env=base_env(),
             timeout=600,
         )
-        INSTALL_STAMP.write_text(wanted)
+        stamp.write_text(wanted)
 
 
 @dataclass

@@ -228,6 +228,16 @@ class FakeDelivery:
         return "failed to connect" if self.status_code == 0 else f"Invalid HTTP Response: {self.status_code}"
 
 
+class Exchange(NamedTuple):
+    """A request and the answer the fake gave (for the contract tests); lost answers are not kept."""
+
+    operation: str
+    request: Request
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
 class LoggedRequest(NamedTuple):
     method: str
     path: str
@@ -329,6 +339,7 @@ class FakeGitHub:
         self._owner_ids: dict[str, int] = {}
         self._faults: dict[str, deque[Fault]] = defaultdict(deque)
         self._log: list[tuple[str, LoggedRequest]] = []
+        self._exchanges: deque[Exchange] = deque(maxlen=10_000)
         self._fork_ready_after = 0
         self._cap_per_minute: int | None = None
         self._cap_window_seconds = 60.0
@@ -549,6 +560,12 @@ class FakeGitHub:
             return [entry for _, entry in self._log]
 
     @property
+    def exchanges(self) -> list[Exchange]:
+        """The last 10,000 requests with the answers given (method, path, query, body; status, headers)."""
+        with self._lock:
+            return list(self._exchanges)
+
+    @property
     def refused_by_cap(self) -> int:
         with self._lock:
             return self._refused_by_cap
@@ -571,6 +588,11 @@ class FakeGitHub:
             response = self._respond_locked(operation, args, request)
             status = 0 if response.lose else response.status
             self._log.append((operation, LoggedRequest(request.method, request.path, status)))
+            if not response.lose:
+                body = copy.deepcopy(response.body)
+                self._exchanges.append(
+                    Exchange(operation, request, response.status, dict(response.headers), body)
+                )
         return response
 
     def _respond_locked(self, operation: str, args: list[str], request: Request) -> Response:
