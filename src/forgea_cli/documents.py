@@ -119,6 +119,15 @@ def jsonable(value: Any, *, text=lambda s: s) -> Any:
     return text(str(value))
 
 
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """``1 batch``, ``2 batches``, ``1,234 rows``: the one way a count and its noun are written."""
+    if count == 1:
+        return f"1 {singular}"
+    if plural_form is None:
+        plural_form = singular + ("es" if singular.endswith(("s", "sh", "ch", "x", "z")) else "s")
+    return f"{count:,} {plural_form}"
+
+
 def error_code(exc: BaseException) -> str:
     """The stable code of an error document: the error's class in UPPER_SNAKE (``NotFound`` →
     ``NOT_FOUND``); ``INTERNAL_ERROR`` for an unexpected exception is the caller's choice."""

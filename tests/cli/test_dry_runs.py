@@ -140,7 +140,7 @@ def test_a_backfill_dry_run_lists_the_rows_it_would_change(forgea, prisma_db):
 
     listed = json.loads(
         forgea("backfill", "completed-at", "--dry-run", "--show", "3", "--json", url=prisma_db).stdout
-    )["would_touch"]
+    )["wouldTouch"]
     ids = [row["id"] for row in listed]
     pending = sql(
         prisma_db,
@@ -163,7 +163,7 @@ def test_backfill_all_dry_run_shows_each_backfill_and_show_needs_dry_run(forgea,
     document = json.loads(
         forgea("backfill", "all", "--dry-run", "--show", "2", "--json", url=prisma_db).stdout
     )
-    touched = {report["backfill"]: report.get("would_touch") for report in document["backfills"]}
+    touched = {report["backfill"]: report.get("wouldTouch") for report in document["backfills"]}
     assert {row["table"] for row in touched["lab-versions"]} == {"Lab", "LabSession"}
     assert len(touched["verification-attempts"]) == 2 and touched["verification-attempts"][0]["table"] == (
         "VerificationLog"

@@ -46,7 +46,7 @@ def test_canonicalize_reports_rejections_with_exit_2_and_masks_tokens(forgea):
     document = json.loads(result.stdout)
     assert (document["accepted"], document["rejected"]) == (1, 2)
     first, second, third = document["results"]
-    assert first["canonical_url"] == "https://github.com/o/r"
+    assert first["canonicalUrl"] == "https://github.com/o/r"
     assert (second["reason"], third["reason"]) == ("NOT_A_URL", "NOT_A_URL")
     assert "ghp_PASTED123" not in result.stdout + result.stderr
 
@@ -87,7 +87,7 @@ def test_backfill_json_then_nothing_to_do(forgea, sessions_db, tmp_path):
     assert first.exit_code == 0, first.stderr
     document = json.loads(first.stdout)
     assert (document["backfill"], document["changed"], document["batches"]) == ("repo-mappings", 40, 6)
-    assert (document["duplicate_url"], document["invalid_url"]) == (1, 1)
+    assert (document["duplicateUrl"], document["invalidUrl"]) == (1, 1)
     with report_csv.open(encoding="utf-8", newline="") as handle:
         problems = list(csv.DictReader(handle))
     assert sorted(p["problem"] for p in problems) == ["DUPLICATE_URL", "INVALID_URL"]
@@ -126,7 +126,7 @@ def test_lookup_rules_and_exit_codes(forgea, sessions_db):
 
     missing = forgea("mapping", "lookup", "--repo-id", "12345", "--json", url=sessions_db)
     assert missing.exit_code == 3
-    assert json.loads(missing.stdout)["matched"] is False
+    assert json.loads(missing.stdout)["result"]["matched"] is False  # the error document carries it
     assert "no session matches repository id 12345" in missing.stderr
     assert forgea("mapping", "lookup", url=sessions_db).exit_code == 2
     assert forgea("mapping", "lookup", "--url", "https://gitlab.com/o/r", url=sessions_db).exit_code == 2
@@ -157,7 +157,7 @@ def test_backfill_reports_template_sessions(forgea, template_db, tmp_path):
         "mapping", "backfill", "--report-csv", str(report_csv), url=template_db["url"], env={"COLUMNS": "300"}
     )
     assert result.exit_code == 0, result.stderr
-    assert "mapped 1 sessions" in result.stdout and "TEMPLATE_URL 1" in result.stdout
+    assert "mapped 1 session in 1 batch" in result.stdout and "TEMPLATE_URL 1" in result.stdout
     assert f"{TEMPLATE}: template of lab {template_db['lab']} (Leaky [cache]), version v1" in result.stdout
     with report_csv.open(encoding="utf-8", newline="") as handle:
         (row,) = list(csv.DictReader(handle))
@@ -167,7 +167,7 @@ def test_backfill_reports_template_sessions(forgea, template_db, tmp_path):
         TEMPLATE,
     )
     document = json.loads(forgea("backfill", "repo-mappings", "--json", url=template_db["url"]).stdout)
-    assert (document["nothing_to_do"], document["template_url"]) == (True, 1)
+    assert (document["nothingToDo"], document["templateUrl"]) == (True, 1)
     assert document["problems"][0]["problem"] == "TEMPLATE_URL"
 
 
@@ -182,7 +182,7 @@ def test_lookup_of_a_template_names_its_lab_not_the_session(forgea, template_db)
 
     by_id = forgea("mapping", "lookup", "--repo-id", "9001", "--json", url=template_db["url"])
     assert by_id.exit_code == 3
-    document = json.loads(by_id.stdout)
+    document = json.loads(by_id.stdout)["result"]
     assert (document["matched"], document["session"], document["template"]["version"]) == (False, None, "v0")
     assert document["template"]["labTitle"] == "Leaky [cache]"
 
@@ -223,7 +223,7 @@ def test_resolve_ids_against_the_fake(forgea, sessions_db):
     assert dry.exit_code == result.exit_code == 0, result.stderr
     assert json.loads(dry.stdout)["changed"] == 40
     document = json.loads(result.stdout)
-    assert (document["resolved"], document["not_found"], document["github_requests"]) == (30, 10, 1)
+    assert (document["resolved"], document["notFound"], document["githubRequests"]) == (30, 10, 1)
     assert requests == 2
     assert lookup.exit_code == 0 and "rule 1" in lookup.stdout
     assert TOKEN not in dry.stdout + dry.stderr + result.stdout + result.stderr

@@ -345,7 +345,7 @@ def test_report_csv_masks_credentials(migrated_db, engine_for, uow_for, tmp_path
     report = backfill_repo_mappings(uow, report_csv=tmp_path / "report.csv")
 
     text_written = (tmp_path / "report.csv").read_text(encoding="utf-8")
-    assert "SECRET" not in text_written and "SECRET" not in str(report.as_dict())
+    assert "SECRET" not in text_written and "SECRET" not in str(report.to_json())
     rows = read_csv(tmp_path / "report.csv")
     assert list(rows[0]) == list(mapping_backfill.CSV_COLUMNS)
     assert sorted(row["problem"] for row in rows) == ["DUPLICATE_URL", "INVALID_URL"]

@@ -96,7 +96,7 @@ def test_rule_three_finds_active_sessions_not_yet_backfilled(engine, uow):
     result = lookup_repo(uow, repo_id=5, html_url=URL)
     assert (result.rule, result.session["id"], result.candidates) == (3, str(newer), 2)
     assert result.mapping is None and not result.would_bind
-    assert str(older) not in str(result.as_dict())
+    assert str(older) not in str(result.to_json())
 
 
 # -- lab templates ------------------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ def test_a_template_url_is_the_template_of_its_lab_never_a_session(engine, templ
             None,
             TEMPLATE,
         )
-        document = result.as_dict()
+        document = result.to_json()
         assert document["template"] == {
             "labId": str(template_lab["lab"]),
             "labTitle": "Leaky cache",
@@ -171,7 +171,7 @@ def test_a_mapping_that_binds_a_template_is_not_a_session(engine, template_lab, 
 def test_a_student_repository_of_the_template_owner_still_matches(uow, template_lab):
     result = lookup_repo(uow, html_url="https://github.com/Forgea-Labs/leaky-cache-ada")
     assert (result.rule, result.session["id"], result.template) == (3, str(template_lab["student"]), None)
-    assert result.as_dict()["templates"] == []
+    assert result.to_json()["templates"] == []
 
 
 def test_nothing_matches(engine, uow):

@@ -145,7 +145,7 @@ def test_backfill_killed_mid_run_then_rerun_matches_a_clean_run(pg, prisma_templ
         rerun = subprocess.run([*command, "--json"], env=env, capture_output=True, text=True, check=True)
         assert '"changed": ' + str(3000 - partial) in rerun.stdout
         again = subprocess.run([*command, "--json"], env=env, capture_output=True, text=True, check=True)
-        assert '"nothing_to_do": true' in again.stdout
+        assert '"nothingToDo": true' in again.stdout
         run_backfills(clean, with_duplicates=False)
         assert _lab_version_state(killed) == _lab_version_state(clean)
     finally:

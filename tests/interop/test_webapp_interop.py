@@ -268,7 +268,7 @@ def test_webapp_code_after_the_rollout(rolled_out, webapp, clone, cli):
     )
     assert respelled.exit_code == 0, respelled.describe()
     document = respelled.json()
-    assert document["rule"] == 2 and document["would_bind"] is True
+    assert document["rule"] == 2 and document["wouldBind"] is True
     assert document["session"]["id"] == pre["sessions"]["pushed"]
     assert document["mapping"]["resolution"] == "PENDING" and document["mapping"]["source"] == "BACKFILL"
 

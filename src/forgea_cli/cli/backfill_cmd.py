@@ -9,6 +9,7 @@ import typer
 from forgea_cli.cli import output
 from forgea_cli.cli.groups import command_group
 from forgea_cli.cli.options import BatchSize, DryRun, Json, Pause, throttle_flags
+from forgea_cli.cli.output import plural
 from forgea_cli.cli.progress import for_terminal
 from forgea_cli.cli.runtime import runtime
 
@@ -28,13 +29,15 @@ Show = Annotated[
 
 
 def describe(report) -> str:
+    """The one-line answer of a backfill (stdout, like `mapping backfill`'s)."""
     if report.dry_run:
-        return f"{report.name}: would change {report.pending} rows (dry run; nothing written)"
+        return f"{report.name}: would change {plural(report.pending, 'row')} (dry run; nothing written)"
     if report.nothing_to_do:
         return f"{report.name}: nothing to do (already complete)"
     paused = sum(p["seconds"] for p in report.details.get("throttle", {}).get("pauses", []))
     held = f"; paused {paused:.1f} s for the web app" if paused else ""
-    return f"{report.name}: changed {report.changed} rows in {report.batches} batches{held}"
+    changed, batches = plural(report.changed, "row"), plural(report.batches, "batch")
+    return f"{report.name}: changed {changed} in {batches}{held}"
 
 
 def _options(ctx: typer.Context, dry_run: bool, batch_size: int, pause: float, throttle, show: int = 0):
@@ -56,15 +59,11 @@ def _options(ctx: typer.Context, dry_run: bool, batch_size: int, pause: float, t
 
 
 def _stopped(stopped, json: bool) -> None:
-    """A backfill that stopped for the web app's sake: what was committed, then exit 1."""
+    """A backfill that stopped for the web app's sake (exit 1) or was interrupted (Ctrl-C, exit 130):
+    what was committed, and that a rerun resumes. Under --json the error document carries the report."""
     report = stopped.report
-    if report is not None:
-        if json:
-            output.emit_json({**report.as_dict(), "stopped": stopped.message})
-        else:
-            output.say(
-                f"{report.name}: committed {report.changed} rows in {report.batches} batches before stopping"
-            )
+    if report is not None and not json:
+        output.say(f"{report.committed()}; a rerun resumes with what is still pending")
     raise stopped
 
 
@@ -75,10 +74,11 @@ def _run(ctx: typer.Context, name: str, dry_run: bool, json: bool, options) -> N
         report = rollout.BACKFILLS[name](runtime(ctx).uow, options)
     except rollout.BackfillStopped as stopped:
         _stopped(stopped, json)
+    # Ctrl-C raises rollout.BackfillInterrupted: the root prints what was committed and exits 130.
     if json:
-        output.emit_json(report.as_dict())
+        output.emit_json(report)
     else:
-        output.say(describe(report))
+        output.show(describe(report))
         _show_would_touch(report)
 
 
@@ -146,10 +146,10 @@ def run_all(
     except rollout.BackfillStopped as stopped:
         _stopped(stopped, json)
     if json:
-        output.emit_json({"dry_run": dry_run, "backfills": [r.as_dict() for r in reports]})
+        output.emit_json({"dryRun": dry_run, "backfills": reports})
         return
     for report in reports:
-        output.say(describe(report))
+        output.show(describe(report))
         _show_would_touch(report)
 
 
@@ -161,23 +161,22 @@ def resolve_duplicates(ctx: typer.Context, dry_run: DryRun = False, json: Json =
     rt = runtime(ctx)
     resolution = rollout.resolve_duplicates(rt.uow, actor_id=rt.settings.actor, dry_run=dry_run)
     if json:
-        output.emit_json(resolution.as_dict())
+        output.emit_json(resolution)
         return
     _render_resolution(resolution)
 
 
 def _render_resolution(resolution) -> None:
-    summary = resolution.as_dict()
     if not resolution.groups:
-        output.say("no student has more than one active session for a lab; nothing to do")
+        output.show("no student has more than one active session for a lab; nothing to do")
         return
     rows = [
-        (g["user_id"], g["lab_id"], g["keep"], ", ".join(d["session_id"] for d in g["defer"]))
-        for g in summary["groups"]
+        (str(g.user_id), str(g.lab_id), str(g.keep), ", ".join(str(s) for s, _ in g.defer))
+        for g in resolution.groups
     ]
     output.table("active duplicates", ["student", "lab", "keep", "defer"], rows)
     verb = "would defer" if resolution.dry_run else "deferred"
-    count = summary["sessions_to_defer"] if resolution.dry_run else len(resolution.deferred)
-    output.say(f"{verb} {count} sessions of {len(resolution.groups)} students")
+    count = resolution.sessions_to_defer if resolution.dry_run else len(resolution.deferred)
+    output.show(f"{verb} {plural(count, 'session')} of {plural(len(resolution.groups), 'student')}")
     for session_id, why in resolution.skipped:
         output.warn(f"skipped {session_id}: {why}")

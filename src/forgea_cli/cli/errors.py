@@ -37,7 +37,7 @@ def message_for(exc: BaseException) -> str:
     if isinstance(exc, errors.ForgeaError):
         return exc.message
     if isinstance(exc, KeyboardInterrupt):
-        return "interrupted"
+        return getattr(exc, "message", None) or "interrupted"
     return f"unexpected {type(exc).__name__}: {_first_line(str(exc))}"
 
 

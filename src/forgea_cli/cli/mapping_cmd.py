@@ -9,8 +9,9 @@ import typer
 
 from forgea_cli.cli.groups import command_group
 from forgea_cli.cli.options import BatchSize, DryRun, Json, throttle_flags
-from forgea_cli.cli.output import emit_json, say, show, table, warn
+from forgea_cli.cli.output import emit_json, plural, say, show, table, warn
 from forgea_cli.cli.runtime import runtime
+from forgea_cli.documents import iso
 
 app = command_group("mapping")
 
@@ -35,11 +36,11 @@ def canonicalize(
     from forgea_cli.services.mapping import canonicalize_urls
 
     records = canonicalize_urls(urls, runtime(ctx).settings.github_web_url)
-    rejected = sum(1 for record in records if record["canonical_url"] is None)
+    rejected = sum(1 for record in records if record["canonicalUrl"] is None)
     if json_output:
         emit_json({"results": records, "accepted": len(records) - rejected, "rejected": rejected})
     elif len(records) == 1 and not rejected:
-        show(str(records[0]["canonical_url"]))
+        show(str(records[0]["canonicalUrl"]))
     else:
         table(None, ("input", "canonical URL / rejection"), ((str(r["input"]), _verdict(r)) for r in records))
     if rejected:
@@ -80,9 +81,9 @@ def backfill(
         notify=lambda message: say(message),
     )
     if json_output:
-        emit_json(report.as_dict())
+        emit_json(report)
     else:
-        _render_backfill(report.as_dict())
+        _render_backfill(report.to_json())
 
 
 @app.command("resolve-ids")
@@ -107,9 +108,9 @@ def resolve_ids(
     with make_gateway(rt.settings, max_wait_seconds=MAX_RATE_LIMIT_WAIT_SECONDS) as gateway:
         report = resolve_repo_ids(rt.uow, gateway, limit=limit, dry_run=dry_run, progress=for_terminal())
     if json_output:
-        emit_json(report.as_dict())
+        emit_json(report)
     else:
-        _render_resolve(report.as_dict())
+        _render_resolve(report.to_json())
 
 
 @app.command()
@@ -133,124 +134,121 @@ def lookup(
         raise InvalidInput("give --repo-id N or --url URL (or both)")
     rt = runtime(ctx)
     result = lookup_repo(rt.replica_uow, repo_id=repo_id, html_url=url, web_host=rt.settings.github_web_url)
-    document = result.as_dict()
-    if json_output:
-        emit_json(document)
-    elif result.matched:
-        _render_lookup(document)
-    elif result.template is not None:
-        _render_template(document)
+    document = result.to_json()
+    if result.matched:
+        if json_output:
+            emit_json(document)
+        else:
+            _render_lookup(document)
+        return
     if result.template is not None:
-        raise NotFound(
-            f"no session matches {document['canonical_url'] or f'repository id {repo_id}'}: "
+        if not json_output:
+            _render_template(document)
+        missing = NotFound(
+            f"no session matches {document['canonicalUrl'] or f'repository id {repo_id}'}: "
             f"it is a lab's template repository ({result.template.describe()})"
         )
-    if not result.matched:
+    else:
         asked = " and ".join(
-            part
-            for part in (f"repository id {repo_id}" if repo_id else "", document["canonical_url"])
-            if part
+            part for part in (f"repository id {repo_id}" if repo_id else "", document["canonicalUrl"]) if part
         )
-        raise NotFound(f"no session matches {asked}")
+        missing = NotFound(f"no session matches {asked}")
+    missing.result = document  # under --json: the error document carries the lookup's answer
+    raise missing
 
 
 # -- rendering ------------------------------------------------------------------------------------------
 
 
 def _verdict(record: dict[str, Any]) -> str:
-    if record["canonical_url"]:
-        return str(record["canonical_url"])
-    return str(f"rejected {record['reason']}: {record['detail']}")
+    if record["canonicalUrl"]:
+        return str(record["canonicalUrl"])
+    return f"rejected {record['reason']}: {record['detail']}"
 
 
 def _render_backfill(document: dict[str, Any]) -> None:
-    if document["nothing_to_do"]:
+    if document["nothingToDo"]:
         show(f"{document['backfill']}: nothing to do")
-    elif document["dry_run"]:
-        show(f"{document['backfill']}: would map {document['pending']:,} sessions (dry run, nothing written)")
+    elif document["dryRun"]:
+        would = plural(document["pending"], "session")
+        show(f"{document['backfill']}: would map {would} (dry run, nothing written)")
     else:
-        mapped, batches = document["changed"], document["batches"]
-        show(f"{document['backfill']}: mapped {mapped:,} sessions in {batches:,} batches")
-    reasons = ", ".join(f"{reason} {count:,}" for reason, count in document["invalid_by_reason"].items())
+        mapped, batches = plural(document["changed"], "session"), plural(document["batches"], "batch")
+        show(f"{document['backfill']}: mapped {mapped} in {batches}")
+    reasons = ", ".join(f"{reason} {count:,}" for reason, count in document["invalidByReason"].items())
     show(
-        f"  sessions read {document['sessions_read']:,} · DUPLICATE_URL {document['duplicate_url']:,} · "
-        f"INVALID_URL {document['invalid_url']:,}"
+        f"  sessions read {document['sessionsRead']:,} · DUPLICATE_URL {document['duplicateUrl']:,} · "
+        f"INVALID_URL {document['invalidUrl']:,}"
         + (f" ({reasons})" if reasons else "")
-        + f" · TEMPLATE_URL {document['template_url']:,}"
+        + f" · TEMPLATE_URL {document['templateUrl']:,}"
     )
-    for ignored in document["templates_ignored"]:
+    for ignored in document["templatesIgnored"]:
         warn(
-            str(
-                f"{ignored['source']} of lab {ignored['labId']} ({ignored['labTitle']}), version "
-                f"{ignored['version']}: {ignored['url']!r} is not a repository URL ({ignored['reason']}), "
-                "ignored as a template"
-            )
+            f"{ignored['source']} of lab {ignored['labId']} ({ignored['labTitle']}), version "
+            f"{ignored['version']}: {ignored['url']!r} is not a repository URL ({ignored['reason']}), "
+            "ignored as a template"
         )
-    if document.get("lost_to_concurrent_writers"):
-        warn(f"{document['lost_to_concurrent_writers']:,} sessions were mapped by another writer meanwhile")
+    if document.get("lostToConcurrentWriters"):
+        lost = plural(document["lostToConcurrentWriters"], "session")
+        warn(f"{lost} mapped by another writer meanwhile")
     problems = document["problems"]
     if problems:
-        title = f"problems (first {len(problems)} of {document['problems_total']:,})"
+        title = f"problems (first {len(problems)} of {document['problemsTotal']:,})"
         columns = ("session", "problem", "reason", "url", "canonical / winner")
-        rows = (
-            (p["session_id"], p["problem"], p["reason"], str(p["url"]), _problem_target(p)) for p in problems
-        )
+        rows = ((p["sessionId"], p["problem"], p["reason"], p["url"], _problem_target(p)) for p in problems)
         table(title, columns, rows)
-    if document.get("report_csv") and document["dry_run"]:
+    if document.get("reportCsv") and document["dryRun"]:
         show("  wrote a preview CSV: the problems a real run would report (the dry run mapped nothing)")
-    if document.get("report_csv"):
-        show(f"  every problem row: {document['report_csv']!s}")
+    if document.get("reportCsv"):
+        show(f"  every problem row: {document['reportCsv']}")
 
 
 def _problem_target(problem: dict[str, Any]) -> str:
     if problem["problem"] == "DUPLICATE_URL":
-        return f"{problem['canonical_url']} → {problem['winner_session_id']}"
+        return f"{problem['canonicalUrl']} → {problem['winnerSessionId']}"
     if problem["problem"] == "TEMPLATE_URL":
-        return str(f"{problem['canonical_url']}: {problem['detail']}")
+        return f"{problem['canonicalUrl']}: {problem['detail']}"
     return str(problem["detail"])
 
 
 def _render_resolve(document: dict[str, Any]) -> None:
-    verb = "would be" if document["dry_run"] else ""
-    if document["nothing_to_do"]:
+    verb = "would be" if document["dryRun"] else ""
+    if document["nothingToDo"]:
         show(f"{document['backfill']}: nothing to do (no PENDING mapping)")
         return
     show(
-        f"{document['backfill']}: {document['pending']:,} looked up in {document['github_requests']:,} "
-        f"GitHub requests · RESOLVED {verb} {document['resolved']:,} (renamed {document['renamed']:,}) · "
-        f"NOT_FOUND {verb} {document['not_found']:,} · conflicts {document['conflicts']:,}".replace("  ", " ")
+        f"{document['backfill']}: {document['pending']:,} looked up in "
+        f"{plural(document['githubRequests'], 'GitHub request')} · RESOLVED {verb} {document['resolved']:,} "
+        f"(renamed {document['renamed']:,}) · NOT_FOUND {verb} {document['notFound']:,} · "
+        f"conflicts {document['conflicts']:,}".replace("  ", " ")
     )
-    if document["conflict_rows"]:
-        rows = ((c["mapping_id"], c["canonical_url"], str(c["detail"])) for c in document["conflict_rows"])
+    if document["conflictRows"]:
+        rows = ((c["mappingId"], c["canonicalUrl"], c["detail"]) for c in document["conflictRows"])
         table("conflicts (left PENDING)", ("mapping", "canonical URL", "detail"), rows)
 
 
 def _render_template(document: dict[str, Any]) -> None:
     for template in document["templates"]:
-        show(
-            str(
-                f"template of lab {template['labId']} ({template['labTitle']}), version {template['version']}"
-            )
-        )
-    if document["canonical_url"]:
-        show(f"  repository {document['canonical_url']!s}")
+        show(f"template of lab {template['labId']} ({template['labTitle']}), version {template['version']}")
+    if document["canonicalUrl"]:
+        show(f"  repository {document['canonicalUrl']}")
     for note in document["notes"]:
-        show(f"  note: {note!s}")
+        show(f"  note: {note}")
 
 
 def _render_lookup(document: dict[str, Any]) -> None:
     session, mapping = document["session"], document["mapping"]
-    show(f"rule {document['rule']} — {document['rule_name']}")
+    show(f"rule {document['rule']} — {document['ruleName']}")
     show(
         f"  session {session['id']} · {session['status']} · user {session['userId']} · lab {session['labId']}"
-        f" · last activity {session['lastActivityAt']}"
+        f" · last activity {iso(session['lastActivityAt'])}"
     )
     if mapping:
         show(
             f"  mapping {mapping['id']} · {mapping['resolution']} · source {mapping['source']} · "
             f"repository id {mapping['providerRepoId'] or '-'} · {mapping['canonicalUrl']}"
         )
-    if document["would_bind"]:
+    if document["wouldBind"]:
         show("  a webhook would bind the pushing repository's id to this mapping (rule 2, same transaction)")
     for note in document["notes"]:
-        show(f"  note: {note!s}")
+        show(f"  note: {note}")

@@ -25,6 +25,7 @@ from typing import Any
 
 import typer
 
+from forgea_cli.documents import plural as plural  # the one plural helper (pure: services use it too)
 from forgea_cli.redaction import redact_credentials
 
 
@@ -45,15 +46,6 @@ def _escaped(text: Any) -> str:
     from rich.markup import escape
 
     return escape(redact_credentials("" if text is None else str(text)))
-
-
-def plural(count: int, singular: str, plural_form: str | None = None) -> str:
-    """``1 batch``, ``2 batches``, ``1,234 rows``: the one way a count and its noun are written."""
-    if count == 1:
-        return f"1 {singular}"
-    if plural_form is None:
-        plural_form = singular + ("es" if singular.endswith(("s", "sh", "ch", "x", "z")) else "s")
-    return f"{count:,} {plural_form}"
 
 
 # -- JSON -----------------------------------------------------------------------------------------------

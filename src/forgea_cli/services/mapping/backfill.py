@@ -31,7 +31,7 @@ from forgea_cli.db.uow import UnitOfWork, UnitOfWorkFactory
 from forgea_cli.errors import InvalidInput
 from forgea_cli.progress import NoProgress, Progress
 from forgea_cli.services.mapping import templates as lab_templates
-from forgea_cli.services.rollout.batching import BackfillReport, throttled
+from forgea_cli.services.rollout.batching import BackfillInterrupted, BackfillReport, throttled
 from forgea_cli.services.rollout.throttle import BackfillStopped, Throttle, ThrottleOptions
 from forgea_cli.urls import DEFAULT_WEB_HOST, RepoUrlRejected, parse_repo_url, redact_url
 
@@ -164,6 +164,8 @@ def _write_plan(
     except BackfillStopped as stopped:
         stopped.report = report
         raise
+    except KeyboardInterrupt as interrupt:
+        raise BackfillInterrupted(report) from interrupt
     finally:
         report.details["throttle"] = control.summary()
         progress.finish()
@@ -188,7 +190,7 @@ def _summary(
         "winner_rule": WINNER_RULE,
         "template_urls": len(templates.by_url),
         # Stored template URLs that name no repository: they cannot match a session, so are ignored.
-        "templates_ignored": [ignored.as_dict() for ignored in templates.ignored],
+        "templates_ignored": [ignored.to_json() for ignored in templates.ignored],
         "problems_total": counts.duplicate_url + counts.invalid_url + counts.template_url,
         "problems": problems,
         "report_csv": None,

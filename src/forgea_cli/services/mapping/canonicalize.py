@@ -21,7 +21,7 @@ def _canonicalize(url: str, web_host: str) -> dict[str, Any]:
     except RepoUrlRejected as rejected:
         return {
             "input": rejected.url,
-            "canonical_url": None,
+            "canonicalUrl": None,
             "owner": None,
             "name": None,
             "reason": rejected.reason.value,
@@ -29,7 +29,7 @@ def _canonicalize(url: str, web_host: str) -> dict[str, Any]:
         }
     return {
         "input": redact_url(url),
-        "canonical_url": ref.canonical_url,
+        "canonicalUrl": ref.canonical_url,
         "owner": ref.owner,
         "name": ref.name,
         "reason": None,

@@ -26,7 +26,7 @@ from forgea_cli.db import mapping_queries as q
 from forgea_cli.db.uow import Connection, UnitOfWork, UnitOfWorkFactory
 from forgea_cli.errors import InvalidInput
 from forgea_cli.services.mapping import templates as lab_templates
-from forgea_cli.urls import DEFAULT_WEB_HOST, RepoUrlRejected, canonical_repo_url, redact_url
+from forgea_cli.urls import DEFAULT_WEB_HOST, RepoUrlRejected, canonical_repo_url
 
 RULES = {
     1: "repository id (providerRepoId)",
@@ -55,19 +55,19 @@ class LookupResult:
     def template(self) -> lab_templates.LabTemplate | None:
         return self.templates[0] if self.templates else None
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "matched": self.matched,
             "rule": self.rule,
-            "rule_name": RULES.get(self.rule) if self.rule else None,
-            "canonical_url": self.canonical_url,
-            "would_bind": self.would_bind,
+            "ruleName": RULES.get(self.rule) if self.rule else None,
+            "canonicalUrl": self.canonical_url,
+            "wouldBind": self.would_bind,
             "bound": self.bound,
             "candidates": self.candidates,
             "session": self.session,
             "mapping": self.mapping,
-            "template": self.template.as_dict() if self.template else None,
-            "templates": [template.as_dict() for template in self.templates],
+            "template": self.template.to_json() if self.template else None,
+            "templates": [template.to_json() for template in self.templates],
             "notes": self.notes,
         }
 
@@ -223,6 +223,6 @@ def _session(row: Any) -> dict[str, Any]:
         "userId": str(row["userId"]),
         "labId": str(row["labId"]),
         "status": row["status"],
-        "userForkUrl": redact_url(row["userForkUrl"]),
-        "lastActivityAt": row["lastActivityAt"].isoformat() if row["lastActivityAt"] else None,
+        "userForkUrl": row["userForkUrl"],  # credentials redacted where it is shown (cli.output)
+        "lastActivityAt": row["lastActivityAt"],
     }

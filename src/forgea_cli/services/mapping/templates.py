@@ -49,7 +49,7 @@ class LabTemplate:
     def describe(self) -> str:
         return f"template of lab {self.lab_id} ({self.lab_title}), version {self.version}"
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "labId": str(self.lab_id),
             "labTitle": self.lab_title,
@@ -78,7 +78,7 @@ class IgnoredTemplate:
             f"is not a repository URL ({self.reason}: {self.detail}): ignored as a template"
         )
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "labId": str(self.lab_id),
             "labTitle": self.lab_title,

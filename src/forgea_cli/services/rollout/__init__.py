@@ -25,7 +25,7 @@ if TYPE_CHECKING:
         resolve_duplicates,
         run_all,
     )
-    from forgea_cli.services.rollout.batching import BackfillReport
+    from forgea_cli.services.rollout.batching import BackfillInterrupted, BackfillReport
     from forgea_cli.services.rollout.migrations import (
         BASELINE,
         LockRetry,
@@ -51,6 +51,7 @@ _HOMES = {
         ("BACKFILLS", "BackfillOptions", "DuplicateResolution", "resolve_duplicates", "run_all"), "backfills"
     ),
     "BackfillReport": "batching",
+    "BackfillInterrupted": "batching",
     **dict.fromkeys(
         (
             "BASELINE",
@@ -75,6 +76,7 @@ __all__ = [
     "BASELINE",
     "AdoptRefused",
     "AdoptResult",
+    "BackfillInterrupted",
     "BackfillOptions",
     "BackfillReport",
     "BackfillStopped",

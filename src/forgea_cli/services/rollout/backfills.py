@@ -139,19 +139,23 @@ class DuplicateResolution:
     deferred: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (session id, why)
 
-    def as_dict(self) -> dict:
+    @property
+    def sessions_to_defer(self) -> int:
+        return sum(len(g.defer) for g in self.groups)
+
+    def to_json(self) -> dict:
         return {
-            "dry_run": self.dry_run,
-            "students_with_duplicates": len(self.groups),
-            "sessions_to_defer": sum(len(g.defer) for g in self.groups),
+            "dryRun": self.dry_run,
+            "studentsWithDuplicates": len(self.groups),
+            "sessionsToDefer": self.sessions_to_defer,
             "deferred": self.deferred,
-            "skipped": [{"session_id": s, "reason": r} for s, r in self.skipped],
+            "skipped": [{"sessionId": s, "reason": r} for s, r in self.skipped],
             "groups": [
                 {
-                    "user_id": str(g.user_id),
-                    "lab_id": str(g.lab_id),
+                    "userId": str(g.user_id),
+                    "labId": str(g.lab_id),
                     "keep": str(g.keep),
-                    "defer": [{"session_id": str(s), "status": status} for s, status in g.defer],
+                    "defer": [{"sessionId": str(s), "status": status} for s, status in g.defer],
                 }
                 for g in self.groups
             ],

@@ -17,6 +17,7 @@ from forgea_cli.db import keyset
 from forgea_cli.db.health import HealthMonitor, WaitersWatch, backend_pid
 from forgea_cli.db.keyset import KeysetJob
 from forgea_cli.db.uow import UnitOfWork, UnitOfWorkFactory
+from forgea_cli.documents import camel_keys, plural
 from forgea_cli.progress import NoProgress, Progress
 from forgea_cli.services.rollout.throttle import (
     BackfillStopped,
@@ -40,16 +41,37 @@ class BackfillReport:
     def nothing_to_do(self) -> bool:
         return self.pending == 0
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "backfill": self.name,
-            "dry_run": self.dry_run,
-            "pending": self.pending,
-            "changed": self.changed,
-            "batches": self.batches,
-            "nothing_to_do": self.nothing_to_do,
-            **self.details,
-        }
+    def to_json(self) -> dict[str, Any]:
+        return camel_keys(
+            {
+                "backfill": self.name,
+                "dryRun": self.dry_run,
+                "pending": self.pending,
+                "changed": self.changed,
+                "batches": self.batches,
+                "nothingToDo": self.nothing_to_do,
+                **self.details,
+            }
+        )
+
+    def committed(self) -> str:
+        """What a stopped or interrupted run kept: ``lab-versions committed 5,000 rows in 1 batch``."""
+        return f"{self.name} committed {plural(self.changed, 'row')} in {plural(self.batches, 'batch')}"
+
+
+class BackfillInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a backfill's batches: a KeyboardInterrupt (exit 130) that carries the report
+    of what was committed before it; the batch in flight was rolled back, a rerun resumes."""
+
+    hint = "rerun the same command: it resumes with what is still pending and never repeats work"
+
+    def __init__(self, report: BackfillReport) -> None:
+        super().__init__(f"interrupted: {report.committed()}; the batch in flight was rolled back")
+        self.report = report
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
 
 
 def run_keyset(
@@ -125,6 +147,8 @@ def _batches(
     except BackfillStopped as stopped:
         stopped.report = report
         raise
+    except KeyboardInterrupt as interrupt:
+        raise BackfillInterrupted(report) from interrupt
     finally:
         report.details["throttle"] = control.summary()
         progress.finish()

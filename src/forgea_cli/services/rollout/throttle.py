@@ -138,7 +138,7 @@ class Pause:
     reason: str
     seconds: float
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"reason": self.reason, "seconds": round(self.seconds, 3)}
 
 
@@ -211,5 +211,5 @@ class Throttle:
         return {
             "batch_size": self.sizer.size,
             "slept_seconds": round(self.slept, 3),
-            "pauses": [p.as_dict() for p in self.pauses],
+            "pauses": [p.to_json() for p in self.pauses],
         }
