@@ -15,6 +15,7 @@ from itertools import product
 from types import MappingProxyType
 from typing import Any
 
+from forgea_cli.documents import camel_keys
 from forgea_cli.errors import InvalidInput
 
 __all__ = [
@@ -202,12 +203,16 @@ def as_rows() -> list[dict[str, Any]]:
 
 
 def as_json_document() -> dict[str, Any]:
-    return {
-        **_definition(),
-        "preconditions": {str(code): text for code, text in PRECONDITION_TEXT.items()},
-        "pairs": as_rows(),
-        "fingerprint": fingerprint(),
-    }
+    """`forgea lifecycle show --json`: the definition in camelCase keys (documents.camel_keys). The
+    fingerprint is of the canonical definition (``_definition``, as the migrations froze it)."""
+    return camel_keys(
+        {
+            **_definition(),
+            "preconditions": {str(code): text for code, text in PRECONDITION_TEXT.items()},
+            "pairs": as_rows(),
+            "fingerprint": fingerprint(),
+        }
+    )
 
 
 def _definition() -> dict[str, Any]:

@@ -31,5 +31,5 @@ def test_embedded_database_lifecycle(tmp_path):
         assert _forgea(env, "migrate", "status", "--check").returncode == 0
     finally:
         stopped = _forgea(env, "db", "stop")
-    assert stopped.returncode == 0 and "stopped" in stopped.stderr
+    assert stopped.returncode == 0 and "stopped" in stopped.stdout
     assert json.loads(_forgea(env, "db", "status", "--json").stdout)["running"] is False

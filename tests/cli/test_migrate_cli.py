@@ -15,11 +15,11 @@ def test_adopt_stamps_a_prisma_database_once(forgea, prisma_db, engine_for):
     first = forgea("migrate", "adopt", "--json", url=prisma_db)
     assert first.exit_code == 0, first.stderr
     assert json.loads(first.stdout)["action"] == "stamped"
-    assert json.loads(first.stdout)["prisma_migrations"] == prisma_migration_names()
+    assert json.loads(first.stdout)["prismaMigrations"] == prisma_migration_names()
 
     second = forgea("migrate", "adopt", url=prisma_db)
     assert second.exit_code == 0
-    assert "already adopted" in second.stderr
+    assert "already adopted" in second.stdout
 
     with connect(engine_for(prisma_db)) as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001_baseline"
@@ -71,8 +71,8 @@ def test_status_check_upgrade_and_history(forgea, empty_db):
     assert json.loads(after.stdout) == {
         "current": head_revision(),
         "head": head_revision(),
-        "at_head": True,
-        "unknown_revision": False,
+        "atHead": True,
+        "unknownRevision": False,
         "pending": [],
     }
     history = json.loads(forgea("migrate", "history", "--json").stdout)

@@ -6,9 +6,9 @@ import json
 
 
 def test_quiet_keeps_the_answer_and_the_errors_but_no_messages(forgea, migrated_db):
-    loud = forgea("migrate", "upgrade", url=migrated_db)
-    assert loud.exit_code == 0 and "already at" in loud.stderr
-    quiet = forgea("--quiet", "migrate", "upgrade", url=migrated_db)
+    loud = forgea("keys", "list", url=migrated_db)
+    assert loud.exit_code == 0 and "no keys" in loud.stderr
+    quiet = forgea("--quiet", "keys", "list", url=migrated_db)
     assert quiet.exit_code == 0 and quiet.stderr == ""
 
     as_json = forgea("-q", "backfill", "all", "--dry-run", "--json", url=migrated_db)

@@ -209,7 +209,7 @@ def test_list_by_an_email_differing_only_by_case_takes_the_exact_one_or_refuses(
 def test_lifecycle_show_formats(forgea):
     mermaid = forgea("lifecycle", "show", "--format", "mermaid")
     assert mermaid.exit_code == 0 and mermaid.stdout.startswith("stateDiagram-v2")
-    document = json.loads(forgea("lifecycle", "show", "--format", "json").stdout)
+    document = json.loads(forgea("lifecycle", "show", "--json").stdout)
     assert document["fingerprint"]
     table = forgea("lifecycle", "show")
     assert "DEFERRED" in table.stdout

@@ -111,7 +111,7 @@ def test_the_web_apps_later_migration_before_adoption_leaves_adopt_green(forgea,
     assert result.exit_code == 0, result.stdout + result.stderr
     document = json.loads(result.stdout)
     assert document["action"] == "stamped"
-    assert document["prisma_migrations"][-1] == WEB_APP_MIGRATION_NAME
+    assert document["prismaMigrations"][-1] == WEB_APP_MIGRATION_NAME
     kinds = {c["id"]: c["kind"] for c in document["checks"] if c["group"] == "catalog"}
     assert kinds["catalog.table.Badge"] == "webapp" and kinds["catalog.table.LabSession"] == "depended"
 
@@ -191,14 +191,14 @@ def test_adopt_reports_text_differences_and_records_what_it_adopted(forgea, pris
         "trigger labsession_lifecycle_guard",
         "trigger auditlog_no_update",
     } <= recorded.keys()
-    if preview["text_differences"]:  # the real migrations: their function text is not forgea's replica
-        names = {d["object"] for d in preview["text_differences"]}
+    if preview["textDifferences"]:  # the real migrations: their function text is not forgea's replica
+        names = {d["object"] for d in preview["textDifferences"]}
         assert names == {
             "enforce_lab_session_status_transition",
             "prevent_destructive_action",
             "prevent_auditlog_mutations",
         }
-        assert all(d["diff"].startswith("--- forgea baseline\n+++ live") for d in preview["text_differences"])
+        assert all(d["diff"].startswith("--- forgea baseline\n+++ live") for d in preview["textDifferences"])
         assert "--- forgea baseline" in verbose.stderr
 
     code, checks = _verify(forgea, prisma_db, "--only", "catalog")
@@ -246,7 +246,9 @@ def test_adopt_refuses_a_lifecycle_guard_that_behaves_otherwise_naming_the_probe
     result = forgea("migrate", "adopt", "--json", url=prisma_db)
 
     assert result.exit_code == 1
-    document = json.loads(result.stdout)
+    error = json.loads(result.stdout)
+    assert error["error"]["exitCode"] == 1  # one error document, carrying what adopt found
+    document = error["result"]
     assert document["action"] == "refused"
     failing = {c["id"] for c in document["failures"]}
     assert "probes.lifecycle.VERIFIED_PASS->IN_PROGRESS" in failing
@@ -286,7 +288,7 @@ def test_refresh_accepts_a_rewrite_that_still_behaves(forgea, prisma_db):
 
     preview = forgea("migrate", "adopt", "--refresh", "--dry-run", "--json", url=prisma_db)
     assert preview.exit_code == 0, preview.stdout + preview.stderr
-    assert [d["object"] for d in json.loads(preview.stdout)["text_differences"]] == [
+    assert [d["object"] for d in json.loads(preview.stdout)["textDifferences"]] == [
         "prevent_destructive_action"
     ]
     assert _verify(forgea, prisma_db, "--only", "catalog")[1][
@@ -295,7 +297,7 @@ def test_refresh_accepts_a_rewrite_that_still_behaves(forgea, prisma_db):
 
     accepted = forgea("migrate", "adopt", "--refresh", url=prisma_db)
     assert accepted.exit_code == 0, accepted.stderr
-    assert "accepted 1 changed definition(s)" in accepted.stderr
+    assert "accepted 1 changed definition as" in accepted.stdout
     code, checks = _verify(forgea, prisma_db, "--only", "catalog")
     assert code == 0 and "catalog.function.prevent_destructive_action.text" not in checks
 

@@ -144,7 +144,7 @@ def test_runbook_rollout_on_the_real_database(rolled_out, corpus):
     adopted = rolled.steps[1].json()
     assert adopted["action"] == "stamped" and adopted["revision"] == "0001_baseline"
     folders = sorted(p.name for p in forgea_migrations_dir(corpus).iterdir() if p.is_dir())
-    assert adopted["prisma_migrations"] == folders
+    assert adopted["prismaMigrations"] == folders
     assert rolled.steps[2].json()["action"] == "already-adopted"
 
     backfills = {b["backfill"]: b for b in steps["backfill all --json"].json()["backfills"]}
@@ -170,7 +170,7 @@ def test_runbook_rollout_on_the_real_database(rolled_out, corpus):
     [group] = resolved["groups"]
     assert group["keep"] == pre["sessions"]["pushed"] and group["user_id"] == pre["users"]["ada"]
 
-    assert steps["migrate status --check --json"].json()["at_head"] is True
+    assert steps["migrate status --check --json"].json()["atHead"] is True
     verify = steps["verify-constraints --json"].json()
     assert not [c for c in verify["checks"] if c["status"] == "fail"]
 

@@ -49,7 +49,7 @@ def start(ctx: typer.Context, replica: Replica = False) -> None:
 def stop(ctx: typer.Context) -> None:
     """Stop the embedded database."""
     stopped = _embedded(ctx).stop()
-    output.say("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
+    output.show("embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running")
 
 
 @app.command()
@@ -62,9 +62,9 @@ def status(ctx: typer.Context, json: Json = False) -> None:
         "running": state.running,
         "pgdata": str(state.pgdata),
         "pid": state.pid,
-        "socket_dir": str(state.socket_dir) if state.socket_dir else None,
-        "configured_url_overrides": runtime(ctx).settings.database_url is not None,
-        "replica": {"running": True, "pgdata": str(standby.pgdata), "socket_dir": str(standby.socket_dir)}
+        "socketDir": str(state.socket_dir) if state.socket_dir else None,
+        "configuredUrlOverrides": runtime(ctx).settings.database_url is not None,
+        "replica": {"running": True, "pgdata": str(standby.pgdata), "socketDir": str(standby.socket_dir)}
         if standby
         else {"running": False},
     }
@@ -74,7 +74,7 @@ def status(ctx: typer.Context, json: Json = False) -> None:
     output.show(f"running: {'yes' if state.running else 'no'}  pid: {state.pid or '-'}  data: {state.pgdata}")
     if standby:
         output.show(f"replica: running  data: {standby.pgdata}")
-    if document["configured_url_overrides"]:
+    if document["configuredUrlOverrides"]:
         output.warn("FORGEA_DATABASE_URL is set: commands use it, not the embedded database")
 
 

@@ -9,6 +9,7 @@ import typer
 
 from forgea_cli.cli import output
 from forgea_cli.cli.groups import command_group
+from forgea_cli.cli.options import Json
 
 app = command_group("lifecycle")
 
@@ -16,20 +17,20 @@ app = command_group("lifecycle")
 class Format(StrEnum):
     table = "table"
     mermaid = "mermaid"
-    json = "json"
 
 
 @app.command()
 def show(
-    format: Annotated[Format, typer.Option("--format", help="table, mermaid or json.")] = Format.table,
+    format: Annotated[Format, typer.Option("--format", help="table or mermaid.")] = Format.table,
+    json: Json = False,
 ) -> None:
     """Print the transition table with its preconditions (no database needed)."""
     from forgea_cli import lifecycle
 
-    if format is Format.mermaid:
-        typer.echo(lifecycle.mermaid(), nl=False)
-    elif format is Format.json:
+    if json:
         output.emit_json(lifecycle.as_json_document())
+    elif format is Format.mermaid:
+        typer.echo(lifecycle.mermaid(), nl=False)
     else:
         rows = [
             (r["from"], r["to"], "yes" if r["allowed"] else "no", r["precondition_text"] or "")

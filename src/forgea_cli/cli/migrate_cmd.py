@@ -8,7 +8,8 @@ import typer
 
 from forgea_cli.cli import output
 from forgea_cli.cli.groups import command_group
-from forgea_cli.cli.options import DryRun, Json, LockRetries, LockTimeout, Yes
+from forgea_cli.cli.options import DryRun, Json, ListFormat, LockRetries, LockTimeout, Yes
+from forgea_cli.cli.output import plural
 from forgea_cli.cli.runtime import runtime
 
 app = command_group("migrate")
@@ -47,15 +48,7 @@ def status(
 
     state = rollout.status(runtime(ctx).uow)
     if json:
-        output.emit_json(
-            {
-                "current": state.current,
-                "head": state.head,
-                "at_head": state.at_head,
-                "unknown_revision": state.unknown,
-                "pending": [r.revision for r in state.pending],
-            }
-        )
+        output.emit_json(state)
     else:
         output.show(f"current: {state.current or '(none)'}\nhead:    {state.head}")
         for revision in state.pending:
@@ -97,7 +90,7 @@ def upgrade(
             raise stop.error
         return
     before, after = rollout.upgrade(uow, revision, timeouts, on_retry=_say_retry)
-    output.say(f"upgraded {before or 'base'} -> {after}" if before != after else f"already at {after}")
+    output.show(f"upgraded {before or 'base'} -> {after}" if before != after else f"already at {after}")
 
 
 @app.command()
@@ -119,24 +112,22 @@ def downgrade(
         return
     output.confirm_or_abort(f"Downgrade the schema to {revision}?", yes=yes)
     before, after = rollout.downgrade(uow, revision, timeouts, on_retry=_say_retry)
-    output.say(f"downgraded {before or 'base'} -> {after}" if before != after else f"already at {after}")
+    output.show(f"downgraded {before or 'base'} -> {after}" if before != after else f"already at {after}")
 
 
 @app.command()
-def history(json: Json = False) -> None:
+def history(format: ListFormat = None, json: Json = False) -> None:
     """Every revision this build knows, oldest first."""
     from forgea_cli.services.rollout import history as revision_history
 
     revisions = revision_history()
-    if json:
-        output.emit_json(
-            [{"revision": r.revision, "down_revision": r.down_revision, "title": r.title} for r in revisions]
-        )
-        return
-    output.table(
-        None,
-        ["revision", "revises", "title"],
-        [(r.revision, r.down_revision or "", r.title) for r in revisions],
+    output.listing(
+        output.listing_format(format, json),
+        document=[
+            {"revision": r.revision, "downRevision": r.down_revision, "title": r.title} for r in revisions
+        ],
+        columns=["revision", "revises", "title"],
+        rows=[(r.revision, r.down_revision or "", r.title) for r in revisions],
     )
 
 
@@ -175,33 +166,20 @@ def adopt(
         _report_refusal(refusal, json, verbose)
         raise
     if json:
-        output.emit_json(
-            {
-                "action": result.action,
-                "revision": result.revision,
-                "prisma_migrations": result.prisma_migrations,
-                "recorded": [{k: r[k] for k in ("kind", "name", "fingerprint")} for r in result.recorded],
-                "text_differences": [_difference(c) for c in result.text_differences],
-                "checks": [c.as_dict() for c in result.checks],
-                **({"sql": result.sql} if result.action == "would-stamp" else {}),
-            }
-        )
+        output.emit_json(result)
         return
     if result.action == "already-adopted":
-        output.say(f"already adopted: the database is at revision {result.revision}; nothing to do")
+        output.show(f"already adopted: the database is at revision {result.revision}; nothing to do")
         return
     _report_differences(result.text_differences, verbose)
     judged = _judged_summary(result.checks)
+    migrations = plural(len(result.prisma_migrations), "Prisma migration")
     if result.action == "would-stamp":
-        output.say(
-            f"the database can be adopted ({len(result.prisma_migrations)} Prisma migrations; {judged})"
-        )
+        output.say(f"the database can be adopted ({migrations}; {judged})")
         typer.echo(result.sql)
     else:
-        output.say(
-            f"adopted: stamped {result.revision} after {len(result.prisma_migrations)} Prisma migrations "
-            f"({judged}); recorded {len(result.recorded)} functions and triggers"
-        )
+        recorded = plural(len(result.recorded), "function and trigger", "functions and triggers")
+        output.show(f"adopted: stamped {result.revision} after {migrations} ({judged}); recorded {recorded}")
 
 
 def _refresh(state, dry_run: bool, json: bool, verbose: bool) -> None:
@@ -213,17 +191,11 @@ def _refresh(state, dry_run: bool, json: bool, verbose: bool) -> None:
         _report_refusal(refusal, json, verbose)
         raise
     if json:
-        output.emit_json(
-            {
-                "action": "would-refresh" if dry_run else "refreshed",
-                "revision": result.revision,
-                "text_differences": [_difference(c) for c in result.changed],
-            }
-        )
+        output.emit_json(result)
         return
     _report_differences(result.changed, verbose)
     verb = "would accept" if dry_run else "accepted"
-    output.say(f"{verb} {len(result.changed)} changed definition(s) as the adopted reference")
+    output.show(f"{verb} {plural(len(result.changed), 'changed definition')} as the adopted reference")
 
 
 def _judged_summary(checks) -> str:
@@ -240,10 +212,6 @@ def _judged_summary(checks) -> str:
     return ", ".join(f"{counts[s]} {w}" for s, w in words.items() if counts.get(s))
 
 
-def _difference(check) -> dict:
-    return {"object": check.object, "kind": check.kind, "message": check.message, "diff": check.diff}
-
-
 def _report_differences(differences, verbose: bool) -> None:
     for check in differences:
         output.say(f"  ~ {check.message}")
@@ -255,15 +223,7 @@ def _report_differences(differences, verbose: bool) -> None:
 
 def _report_refusal(refusal, json: bool, verbose: bool) -> None:
     if json:
-        output.emit_json(
-            {
-                "action": "refused",
-                "reason": refusal.message,
-                "failures": [c.as_dict() for c in refusal.failures],
-                "checks": [c.as_dict() for c in refusal.checks],
-            }
-        )
-        return
+        return  # the error document carries refusal.result (the failures and every check)
     for check in refusal.failures:
         output.say(f"  - {check.message}")
     _report_differences([c for c in refusal.checks if c.diff], verbose)

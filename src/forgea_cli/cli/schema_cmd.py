@@ -59,12 +59,7 @@ def prisma(ctx: typer.Context, json_output: Json = False, output: Output = None,
     on stderr and in the JSON (exit 0). Adoption: docs/prisma.md. Never run
     `prisma migrate dev` against a shared database.
     """
-    try:
-        _prisma(ctx, json_output=json_output, output=output, merge=merge)
-    except Exception as exc:
-        if json_output and not type(exc).__module__.startswith(("click", "typer")):
-            emit_json({"error": _error(exc)})
-        raise
+    _prisma(ctx, json_output=json_output, output=output, merge=merge)  # errors: cli.errors, one document
 
 
 def _prisma(ctx: typer.Context, *, json_output: bool, output: Path | None, merge: Path | None) -> None:
@@ -92,16 +87,6 @@ def _prisma(ctx: typer.Context, *, json_output: bool, output: Path | None, merge
             sys.stdout.write(merged)
     else:
         sys.stdout.write(_text(handoff, fragment_shown=output is None))
-
-
-def _error(exc: BaseException) -> dict:
-    from forgea_cli.cli.errors import exit_code_for, known_secrets, message_for
-    from forgea_cli.redaction import mask_urls_in_text, scrub_text
-
-    return {
-        "message": scrub_text(mask_urls_in_text(message_for(exc)), known_secrets()),
-        "exitCode": exit_code_for(exc),
-    }
 
 
 def _text(handoff, *, fragment_shown: bool) -> str:

@@ -82,7 +82,7 @@ def verify_constraints(
     if junit is not None:
         junit.write_text(verify.junit_xml(report.by_group(), report.seconds), encoding="utf-8")
     if json:
-        output.emit_json(report.as_document())
+        output.emit_json(report)
     elif _stdout_is_terminal():
         _rich_tables(report, verbose)
     else:

@@ -40,6 +40,21 @@ class AdoptResult:
     def text_differences(self) -> list[CheckResult]:
         return [c for c in self.checks if c.diff]
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "revision": self.revision,
+            "prismaMigrations": self.prisma_migrations,
+            "recorded": [{k: r[k] for k in ("kind", "name", "fingerprint")} for r in self.recorded],
+            "textDifferences": [text_difference(c) for c in self.text_differences],
+            "checks": self.checks,
+            **({"sql": self.sql} if self.action == "would-stamp" else {}),
+        }
+
+
+def text_difference(check: CheckResult) -> dict[str, Any]:
+    return {"object": check.object, "kind": check.kind, "message": check.message, "diff": check.diff}
+
 
 class AdoptRefused(OperationFailed):
     def __init__(self, message: str, checks: list[CheckResult] | None = None) -> None:
@@ -50,12 +65,24 @@ class AdoptRefused(OperationFailed):
     def failures(self) -> list[CheckResult]:
         return [c for c in self.checks if c.status is CheckStatus.FAIL]
 
+    @property
+    def result(self) -> dict[str, Any]:
+        """What the refusal found: the error document's ``result`` under --json."""
+        return {"action": "refused", "reason": self.message, "failures": self.failures, "checks": self.checks}
+
 
 @dataclass(frozen=True)
 class RefreshResult:
     revision: str
     changed: list[CheckResult]  # the text changes accepted (or that would be), with their diffs
     dry_run: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "action": "would-refresh" if self.dry_run else "refreshed",
+            "revision": self.revision,
+            "textDifferences": [text_difference(c) for c in self.changed],
+        }
 
 
 def adopt(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from forgea_cli.db import migrations, readiness
 from forgea_cli.db.uow import UnitOfWorkFactory
@@ -24,6 +25,15 @@ class MigrationStatus:
     @property
     def at_head(self) -> bool:
         return self.current == self.head
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "current": self.current,
+            "head": self.head,
+            "atHead": self.at_head,
+            "unknownRevision": self.unknown,
+            "pending": [r.revision for r in self.pending],
+        }
 
 
 def status(uow: UnitOfWorkFactory) -> MigrationStatus:

@@ -85,22 +85,22 @@ class VerifyReport:
         tally = Counter(str(r.status) for r in (self.results if results is None else results))
         return {"total": sum(tally.values()), **{str(s): tally.get(str(s), 0) for s in CheckStatus}}
 
-    def as_document(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
-            "exit_code": self.exit_code,
+            "exitCode": self.exit_code,
             "database": {"revision": self.revisions.current, "head": self.revisions.head},
             "options": {
                 "groups": list(self.options.selected()),
                 "probes": self.options.probes,
-                "fail_on": self.options.fail_on,
+                "failOn": self.options.fail_on,
             },
             "summary": {
                 **self.counts(),
                 "groups": {group: self.counts(results) for group, results in self.by_group().items()},
             },
             "seconds": {group: round(s, 3) for group, s in self.seconds.items()},
-            "checks": [r.as_dict() for r in self.ordered()],
+            "checks": [r.to_json() for r in self.ordered()],
         }
 
 

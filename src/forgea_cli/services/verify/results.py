@@ -42,8 +42,8 @@ class CheckResult:
     kind: str | None = None  # catalog checks: owned, depended or webapp (schema_manifest)
     diff: str | None = None  # a unified diff of the reference text and the live one
 
-    def as_dict(self) -> dict[str, Any]:
-        document = asdict(self)
+    def to_json(self) -> dict[str, Any]:
+        document = asdict(self)  # its keys are camelCase; expected/found are data (documents.OPAQUE_KEYS)
         document["status"] = str(self.status)
         return document
 
