@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from forgea_cli.testing.corpus import corpus_dir  # the one place the corpus is found
 from tests.pg import Server, test_server, unique_name
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def corpus_dir() -> Path:
-    configured = os.environ.get("FORGEA_CORPUS_DIR")
-    return Path(configured) if configured else REPO_ROOT.parent / "shared" / "corpus"
 
 
 @pytest.fixture(scope="session")

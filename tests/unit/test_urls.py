@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 import pickle
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from forgea_cli.errors import InvalidInput
+from forgea_cli.testing.corpus import corpus_dir
 from forgea_cli.urls import (
     RESERVED_FIRST_SEGMENTS,
     RejectReason,
@@ -26,10 +26,7 @@ R = RejectReason
 
 
 def _corpus_dir() -> Path:
-    override = os.environ.get("FORGEA_CORPUS_DIR")
-    if not override:
-        return Path(__file__).resolve().parents[3] / "shared" / "corpus" / "git-urls"
-    folder = Path(override)
+    folder = corpus_dir()
     return folder if (folder / "cases.tsv").exists() else folder / "git-urls"
 
 

@@ -24,7 +24,6 @@ import functools
 import http
 import json
 import math
-import os
 import re
 import signal
 import socket
@@ -40,9 +39,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
-CORPUS_DIR = Path(
-    os.environ.get("FORGEA_CORPUS_DIR") or Path(__file__).resolve().parents[4] / "shared" / "corpus"
-)
+from forgea_cli.testing.corpus import corpus_dir
+
+CORPUS_DIR = corpus_dir()
 REST_DIR = CORPUS_DIR / "github-rest"
 FIRST_REPO_ID = 700000001
 CREATION_OPERATIONS = frozenset({"generate", "fork"})
