@@ -10,9 +10,7 @@ import typer
 from typer.core import TyperGroup
 
 from forgea_cli import __version__
-from forgea_cli.cli import demo_cmd, verify_cmd
-from forgea_cli.cli.errors import debug_enabled, report, report_usage_error
-from forgea_cli.cli.groups import GROUPS, load_group
+from forgea_cli.cli.groups import COMMANDS, GROUPS, load_command, load_group
 from forgea_cli.cli.runtime import Runtime
 
 
@@ -21,23 +19,36 @@ class ForgeaGroup(TyperGroup):
     one-line message and its exit code."""
 
     def list_commands(self, ctx) -> list[str]:
-        return [*GROUPS, *super().list_commands(ctx)]
+        return [*GROUPS, *COMMANDS, *super().list_commands(ctx)]
 
     def get_command(self, ctx, name: str):
         if name in GROUPS:
             if name not in self.commands:
                 self.commands[name] = load_group(name)
             return self.commands[name]
+        if name in COMMANDS:
+            if name not in self.commands:
+                self.commands[name] = load_command(name)
+            return self.commands[name]
         return super().get_command(ctx, name)
 
     def format_commands(self, ctx, formatter) -> None:
-        rows = [(name, spec.help) for name, spec in GROUPS.items()]
+        rows = [(name, spec.help) for name, spec in (*GROUPS.items(), *COMMANDS.items())]
         for name in super().list_commands(ctx):
             command = super().get_command(ctx, name)
             if command is not None and not command.hidden:
                 rows.append((name, command.get_short_help_str(formatter.width - 6 - len(name))))
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+    def get_params(self, ctx):
+        # Typer's completion flags (--install-completion, --show-completion) default to None as well:
+        # False instead, for the reason get_help_option gives below.
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False) and param.default is None:
+                param.default = False
+        return params
 
     def get_help_option(self, ctx):
         # Typer leaves the root --help flag's default at None when absent, and coercing None loads
@@ -59,16 +70,22 @@ class ForgeaGroup(TyperGroup):
             os.dup2(devnull, sys.stdout.fileno())
             raise typer.Exit(0) from None
         except Exception as exc:
+            from forgea_cli.cli.errors import report, report_usage_error  # only when something failed
+
             if type(exc).__module__.startswith(("click", "typer")):
                 if _json(ctx) or _asks_json(raw_args):
                     report_usage_error(exc)
                 raise
             raise typer.Exit(report(exc, debug=_debug(ctx), json=_json(ctx))) from None
         except KeyboardInterrupt as exc:
+            from forgea_cli.cli.errors import report
+
             raise typer.Exit(report(exc, debug=_debug(ctx), json=_json(ctx))) from None
 
 
 def _debug(ctx) -> bool:
+    from forgea_cli.cli.errors import debug_enabled
+
     runtime = ctx.find_root().obj
     return debug_enabled(bool(getattr(runtime, "debug", False)))
 
@@ -91,13 +108,12 @@ app = typer.Typer(
     name="forgea",
     help="Operate Forgea's lab-session binding: schema revision, backfills, sessions, checks.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion; groups still load on first use
     rich_markup_mode=None,  # plain help: fast to render (no rich/markdown import) and stable for the docs
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
 )
-app.command(name="demo")(demo_cmd.demo)
-app.command(name="verify-constraints")(verify_cmd.verify_constraints)
+# `demo` and `verify-constraints` are commands of the root, loaded on first use (groups.COMMANDS).
 
 
 def _version(value: bool) -> None:

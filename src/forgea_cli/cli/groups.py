@@ -7,9 +7,11 @@ imports just that group's modules. Each group module builds its Typer with `comm
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 
 @dataclass(frozen=True)
@@ -54,15 +56,101 @@ GROUPS: dict[str, GroupSpec] = {
 }
 
 
+@dataclass(frozen=True)
+class CommandSpec:
+    help: str  # what `forgea --help` lists: the first line of the command's docstring
+    module: str
+    function: str
+
+
+# Commands of the root itself, imported (like the groups) only when they run or show their help.
+COMMANDS: dict[str, CommandSpec] = {
+    "demo": CommandSpec(
+        "Walk the rollout runbook on a small legacy database in the embedded PostgreSQL (no network).",
+        "forgea_cli.cli.demo_cmd",
+        "demo",
+    ),
+    "verify-constraints": CommandSpec(
+        "Check the live database against this build: catalog, behaviour probes, data, migrations.",
+        "forgea_cli.cli.verify_cmd",
+        "verify_constraints",
+    ),
+}
+
+
 def command_group(name: str) -> typer.Typer:
     # Plain help (rich_markup_mode=None): no rich/markdown import on --help, and stable text for the docs.
     return typer.Typer(help=GROUPS[name].help, no_args_is_help=True, rich_markup_mode=None)
 
 
 def load_group(name: str):
-    """The click group for `name`, importing its modules now."""
+    """The click group for `name`, importing its modules now; its commands are converted from
+    Typer's on first use (`LazyGroup`)."""
     spec = GROUPS[name]
     modules = [importlib.import_module(module) for module in spec.modules]
-    group = typer.main.get_group(modules[0].app)
+    app = modules[0].app
+    pending, app.registered_commands = app.registered_commands, []
+    try:
+        group = typer.main.get_group(app)  # the group itself: its help, options and callback
+    finally:
+        app.registered_commands = pending
+    group.__class__ = LazyGroup
+    group.adopt(pending, app)
     group.name = name
     return group
+
+
+class LazyGroup(TyperGroup):
+    """A group whose commands Typer converts (signatures, annotations, every option) only when one
+    is used: `forgea session --help` lists them from their names and docstrings alone."""
+
+    def adopt(self, infos: list, app: typer.Typer) -> None:
+        self._pending = {
+            info.name or typer.main.get_command_name(info.callback.__name__): info for info in infos
+        }
+        self._app = app
+
+    def list_commands(self, ctx) -> list[str]:
+        return [*self._pending, *(name for name in self.commands if name not in self._pending)]
+
+    def get_command(self, ctx, name: str):
+        info = self._pending.get(name)
+        if info is not None and name not in self.commands:
+            self.commands[name] = typer.main.get_command_from_info(
+                info,
+                pretty_exceptions_short=self._app.pretty_exceptions_short,
+                rich_markup_mode=self._app.rich_markup_mode,
+            )
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx, formatter) -> None:
+        """As Click lists them (the same short help), without converting the commands."""
+        listed = []
+        for name in self.list_commands(ctx):
+            info = self._pending.get(name)
+            if info is None or name in self.commands:
+                command = self.get_command(ctx, name)
+            else:
+                command = TyperCommand(
+                    name,
+                    help=info.help or inspect.getdoc(info.callback),
+                    short_help=info.short_help,
+                    hidden=info.hidden,
+                    deprecated=info.deprecated,
+                )
+            if command is not None and not command.hidden:
+                listed.append((name, command))
+        if listed:
+            limit = formatter.width - 6 - max(len(name) for name, _ in listed)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, command.get_short_help_str(limit)) for name, command in listed])
+
+
+def load_command(name: str):
+    """The click command for the root command `name`, importing its module now."""
+    spec = COMMANDS[name]
+    single = typer.Typer(rich_markup_mode=None, add_completion=False)
+    single.command(name=name)(getattr(importlib.import_module(spec.module), spec.function))
+    command = typer.main.get_command(single)
+    command.name = name
+    return command
