@@ -94,7 +94,7 @@ def test_dry_run_shows_the_database_verdict_and_rolls_back(forgea, world):
     ok = forgea(
         "session", "transition", str(world["session"]), "--to", "DEFERRED", "--dry-run", url=world["url"]
     )
-    assert ok.exit_code == 0 and "database accepts IN_PROGRESS -> DEFERRED" in ok.stderr
+    assert ok.exit_code == 0 and "database accepts IN_PROGRESS -> DEFERRED" in ok.stdout
     refused = forgea(
         "session", "transition", str(world["session"]), "--to", "VERIFIED_PASS", "--dry-run", url=world["url"]
     )

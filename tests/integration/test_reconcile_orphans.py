@@ -139,3 +139,14 @@ def test_a_repository_claimed_between_scan_and_delete_is_left_alone(
     reconcile.delete_orphans(uow, gateway, CONFIG, report)
     assert orphan.skipped == "in use by now" and not orphan.deleted
     assert landscape["orphan"] in our_repos(fake_github)
+
+
+def test_execute_never_says_report_only(forgea, seeded, fake_github, landscape, tmp_path):
+    env = {**cli_env(seeded, fake_github, tmp_path), "COLUMNS": "250"}
+    refused = forgea("repo", "reconcile", "--execute", env=env)  # no --yes off a terminal: refused
+    assert refused.exit_code == 2 and landscape["orphan"] in refused.stdout
+    assert "report only" not in refused.stdout + refused.stderr
+    done = forgea("repo", "reconcile", "--execute", "--yes", env=env)
+    assert done.exit_code == 0, done.stderr
+    assert "deleted 2 of 2 orphan repositories" in done.stdout
+    assert "report only" not in done.stdout + done.stderr

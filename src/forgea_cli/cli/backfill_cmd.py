@@ -77,6 +77,11 @@ def _run(ctx: typer.Context, name: str, dry_run: bool, json: bool, options) -> N
     # Ctrl-C raises rollout.BackfillInterrupted: the root prints what was committed and exits 130.
     if json:
         output.emit_json(report)
+    elif name == "repo-mappings":  # the same answer as `forgea mapping backfill`
+        from forgea_cli.cli.mapping_cmd import render_backfill
+
+        render_backfill(report.to_json())
+        _show_would_touch(report)
     else:
         output.show(describe(report))
         _show_would_touch(report)

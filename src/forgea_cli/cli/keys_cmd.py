@@ -8,8 +8,9 @@ import typer
 
 from forgea_cli.cli import output
 from forgea_cli.cli.groups import command_group
-from forgea_cli.cli.options import DryRun, Json, Yes
+from forgea_cli.cli.options import DryRun, Json, ListFormat, Yes
 from forgea_cli.cli.runtime import runtime
+from forgea_cli.documents import iso
 
 app = command_group("keys")
 
@@ -38,6 +39,7 @@ def list_keys(
     limit: Annotated[
         int, typer.Option("--limit", min=1, max=10_000, help="At most this many, newest first.")
     ] = 100,
+    format: ListFormat = None,
     json: Json = False,
 ) -> None:
     """Keys with their recovery point, state and the next step to take."""
@@ -46,13 +48,11 @@ def list_keys(
     views = sessions.list_keys(
         runtime(ctx).uow, _config(ctx), stuck_only=stuck, all_actors=all_actors, limit=limit
     )
-    if json:
-        output.emit_json([view.as_dict() for view in views])
-        return
-    output.table(
-        None,
-        ["key", "state", "point", "error", "session / planned", "repository", "last run"],
-        [
+    output.listing(
+        output.listing_format(format, json),
+        document=views,
+        columns=["key", "state", "point", "error", "session / planned", "repository", "last run"],
+        rows=[
             (
                 v.row.key,
                 v.state,
@@ -60,13 +60,12 @@ def list_keys(
                 v.row.error_code,
                 v.row.lab_session_id or v.row.planned_session_id,
                 v.row.repo_full_name,
-                v.row.last_run_at.strftime("%Y-%m-%d %H:%M:%S"),
+                iso(v.row.last_run_at),
             )
             for v in views
         ],
+        empty="no keys" + (" need attention" if stuck else ""),
     )
-    if not views:
-        output.say("no keys" + (" need attention" if stuck else ""))
 
 
 @app.command()
@@ -85,7 +84,7 @@ def resume(
     config = _config(ctx)
     if dry_run:
         view = sessions.show_key(rt.uow, config, key, actor=actor)
-        document = {"dryRun": True, **view.as_dict()}
+        document = {"dryRun": True, **view.to_json()}
         if json:
             output.emit_json(document)
         else:
@@ -96,7 +95,7 @@ def resume(
     with make_gateway(rt.settings) as gateway:
         outcome = sessions.resume_key(rt.uow, gateway, config, key, actor=actor)
     if json:
-        output.emit_json(outcome.as_dict())
+        output.emit_json(outcome)
         return
     verb = "created" if outcome.outcome == "created" else "already created (replayed)"
     output.show(f"session {outcome.result.get('labSessionId')} {verb}: {outcome.result.get('htmlUrl')}")
@@ -130,7 +129,7 @@ def abandon(
 
 def _render_abandon(report, json: bool) -> None:
     if json:
-        output.emit_json(report.as_dict())
+        output.emit_json(report)
         return
     if report.dry_run:
         repo = f"delete {report.repo}" if report.repo else "delete no repository"

@@ -83,7 +83,7 @@ def backfill(
     if json_output:
         emit_json(report)
     else:
-        _render_backfill(report.to_json())
+        render_backfill(report.to_json())
 
 
 @app.command("resolve-ids")
@@ -166,7 +166,7 @@ def _verdict(record: dict[str, Any]) -> str:
     return f"rejected {record['reason']}: {record['detail']}"
 
 
-def _render_backfill(document: dict[str, Any]) -> None:
+def render_backfill(document: dict[str, Any]) -> None:
     if document["nothingToDo"]:
         show(f"{document['backfill']}: nothing to do")
     elif document["dryRun"]:

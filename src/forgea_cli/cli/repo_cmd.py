@@ -9,6 +9,7 @@ import typer
 from forgea_cli.cli import output
 from forgea_cli.cli.groups import command_group
 from forgea_cli.cli.options import DryRun, Json, Yes
+from forgea_cli.cli.output import plural
 from forgea_cli.cli.runtime import runtime
 
 app = command_group("repo")
@@ -40,18 +41,21 @@ def reconcile(
         report = sessions.reconcile_repos(rt.uow, gateway, config)
         if execute and report.orphans:
             if not json:
-                _render(report)
+                _render(report, executing=True)
             output.confirm_or_abort(
-                f"Delete {len(report.orphans)} orphan repositories from {report.org}?", yes=yes
+                f"Delete {plural(len(report.orphans), 'orphan repository', 'orphan repositories')} "
+                f"from {report.org}?",
+                yes=yes,
             )
             sessions.delete_orphans(rt.uow, gateway, config, report)
     if json:
-        output.emit_json(report.as_dict())
+        output.emit_json(report)
     elif not (execute and report.orphans):
-        _render(report)
+        _render(report, executing=execute)
     else:
         deleted = sum(1 for o in report.orphans if o.deleted)
-        output.show(f"deleted {deleted} of {len(report.orphans)} orphan repositories")
+        of = plural(len(report.orphans), "orphan repository", "orphan repositories")
+        output.show(f"deleted {deleted} of {of}")
         for orphan in report.orphans:
             if orphan.skipped:
                 output.warn(f"{orphan.full_name}: {orphan.skipped}")
@@ -59,10 +63,12 @@ def reconcile(
         raise typer.Exit(1)
 
 
-def _render(report) -> None:
+def _render(report, *, executing: bool = False) -> None:
+    """``executing``: an --execute run (the deletion follows, so never "report only")."""
     output.show(
-        f"{report.scanned} repositories in {report.org} named {report.prefix}*: "
-        f"{report.in_use} in use, {len(report.held)} held by unfinished keys, {len(report.orphans)} orphans"
+        f"{plural(report.scanned, 'repository', 'repositories')} in {report.org} named {report.prefix}*: "
+        f"{report.in_use} in use, {len(report.held)} held by unfinished keys, "
+        f"{plural(len(report.orphans), 'orphan')}"
     )
     if report.orphans:
         output.table(
@@ -82,5 +88,5 @@ def _render(report) -> None:
             ["session", "status", "repository id", "last known name"],
             [(g.session_id, g.status, g.provider_repo_id, g.repo) for g in report.gone],
         )
-    if not report.executed and report.orphans:
+    if not (executing or report.executed) and report.orphans:
         output.say("report only: `forgea repo reconcile --execute` deletes the orphans")

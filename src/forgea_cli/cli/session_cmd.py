@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
 
 from forgea_cli.cli import output
 from forgea_cli.cli.groups import command_group
-from forgea_cli.cli.options import DryRun, Json
+from forgea_cli.cli.options import DryRun, Json, ListFormat
+from forgea_cli.cli.output import plural
 from forgea_cli.cli.runtime import runtime
+from forgea_cli.documents import iso
 
 app = command_group("session")
 
@@ -60,17 +62,17 @@ def transition(
     )
     result = transition_session(rt.uow, request)
     if json:
-        output.emit_json(result.as_dict())
+        output.emit_json(result)
     elif not result.changed:
-        output.say(f"session {result.session_id} is already {result.to_status}; nothing changed")
+        output.show(f"session {result.session_id} is already {result.to_status}; nothing changed")
     elif dry_run:
-        output.say(
+        output.show(
             f"dry run: the database accepts {result.from_status} -> {result.to_status} "
             f"for {result.session_id}; rolled back"
         )
     else:
         change = f"{result.from_status} -> {result.to_status}"
-        output.say(f"session {result.session_id}: {change} (audit {result.audit_id})")
+        output.show(f"session {result.session_id}: {change} (audit {result.audit_id})")
 
 
 @app.command()
@@ -114,7 +116,7 @@ def _render_show(view: dict) -> None:
         ("last activity", "lastActivityAt"),
         ("completed", "completedAt"),
     ):
-        output.show(f"  {label:<14}{session.get(key) or '-'}")
+        output.show(f"  {label:<14}{_text(session.get(key)) or '-'}")
     mapping = view["mapping"]
     if mapping:
         repo_id = mapping["providerRepoId"] or "-"
@@ -124,19 +126,33 @@ def _render_show(view: dict) -> None:
     nexts = ", ".join(f"{n['to']}: {n['outcome']}" for n in view["next"])
     output.show(f"  {'next':<14}{nexts}")
     if view["attempts"]:
-        rows = [(a["attemptNumber"], a["result"], a["commitSha"], a["createdAt"]) for a in view["attempts"]]
+        rows = [
+            (a["attemptNumber"], a["result"], a["commitSha"], iso(a["createdAt"])) for a in view["attempts"]
+        ]
         output.table("verification attempts", ["#", "result", "commit", "at"], rows)
     if view["audit"]:
         rows = [
-            (a["createdAt"], a["action"], a["actorId"], _audit_summary(a["metadata"])) for a in view["audit"]
+            (iso(a["createdAt"]), a["action"], a["actorId"], _audit_summary(a["metadata"]))
+            for a in view["audit"]
         ]
         output.table("audit timeline", ["at", "action", "actor", "details"], rows)
     if view.get("deliveries"):
         rows = [
-            (d["appliedAt"], d["deliveryId"], d["event"], d["outcome"], d["commitSha"] or d["detail"] or "")
+            (
+                iso(d["appliedAt"]),
+                d["deliveryId"],
+                d["event"],
+                d["outcome"],
+                d["commitSha"] or d["detail"] or "",
+            )
             for d in view["deliveries"]
         ]
         output.table("webhook deliveries", ["applied at", "delivery", "event", "outcome", "details"], rows)
+
+
+def _text(value) -> str:
+    """A value of a view as text: timestamps as the JSON has them (ISO 8601 with offset)."""
+    return iso(value) if isinstance(value, datetime) else ("" if value is None else str(value))
 
 
 def _audit_summary(metadata: dict | None) -> str:
@@ -158,6 +174,7 @@ def list_(
         str | None, typer.Option("--idle-for", help="No activity for at least this long, e.g. 7d, 12h.")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="At most this many rows.")] = 50,
+    format: ListFormat = None,
     json: Json = False,
 ) -> None:
     """Sessions matching the filters, most recently active first (most idle first with --idle-for)."""
@@ -171,11 +188,10 @@ def list_(
         idle_for=parse_duration(idle_for) if idle_for else None,
         limit=limit,
     )
-    if json:
-        output.emit_json(rows)
-        return
-    output.table(
-        f"{len(rows)} sessions",
-        ["id", "status", "student", "lab", "last activity"],
-        [(r["id"], r["status"], r["email"], r["labTitle"], r["lastActivityAt"]) for r in rows],
+    output.listing(
+        output.listing_format(format, json),
+        document=rows,
+        title=plural(len(rows), "session"),
+        columns=["id", "status", "student", "lab", "last activity"],
+        rows=[(r["id"], r["status"], r["email"], r["labTitle"], iso(r["lastActivityAt"])) for r in rows],
     )

@@ -89,7 +89,7 @@ def _create_one(
             return
         outcome = sessions.create_session(rt.uow, gateway, config, spec)
     if json:
-        output.emit_json(outcome.as_dict())
+        output.emit_json(outcome)
         return
     result = outcome.result
     verb = "created" if outcome.outcome == "created" else "already created (replayed)"
@@ -137,13 +137,13 @@ def _create_roster(
         progress=for_terminal(),
     )
     if json:
-        output.emit_json(report.as_dict())
+        output.emit_json(report)
     else:
         output.table(
             f"lab {report.lab_id} version {report.lab_version}" + (" (dry run)" if dry_run else ""),
             ["line", "student", "outcome", "session", "repository", "reason"],
             [(r.line, r.user, r.status, r.session_id, r.repo, r.reason) for r in report.rows],
         )
-        output.say(", ".join(f"{count} {status}" for status, count in sorted(report.counts().items())))
+        output.show(", ".join(f"{count} {status}" for status, count in sorted(report.counts().items())))
     if report.any_failed:
         raise typer.Exit(1)

@@ -112,6 +112,13 @@ def find(conn: Connection, actor_id: str, key: str) -> KeyRow | None:
     return KeyRow.from_row(row) if row else None
 
 
+def actors_with(conn: Connection, key: str) -> list[str]:
+    """The actors that have a key named ``key`` (keys are unique per actor, not overall)."""
+    return list(
+        conn.execute(select(keys.c.actorId).where(keys.c.key == key).order_by(keys.c.actorId)).scalars()
+    )
+
+
 def get(conn: Connection, key_id: uuid.UUID, *, for_update: bool = False) -> KeyRow:
     query = select(keys).where(keys.c.id == key_id)
     row = conn.execute(query.with_for_update() if for_update else query).one()

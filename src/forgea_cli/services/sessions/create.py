@@ -103,7 +103,7 @@ class CreateOutcome:
     key: str
     result: dict[str, Any]
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {"outcome": self.outcome, "idempotencyKey": self.key, **self.result}
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from forgea_cli.db import idempotency_keys as keys_db
 from forgea_cli.db.idempotency_keys import KeyRow
 from forgea_cli.db.uow import UnitOfWork, UnitOfWorkFactory
+from forgea_cli.documents import plural
 from forgea_cli.errors import Conflict, InProgress, NotFound
 from forgea_cli.github.gateway import GitHubError, GitHubGateway, RepoInfo
 from forgea_cli.services.sessions import create as session_create
@@ -52,7 +53,7 @@ class KeyView:
     def cleanup(self) -> bool:
         return self.row.error_code == ErrorCode.REPO_CLEANUP_PENDING
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         row = self.row
         params = row.request_params or {}
         return {
@@ -70,8 +71,8 @@ class KeyView:
             "labId": params.get("labId"),
             "labVersionId": params.get("labVersionId"),
             "forkUrl": params.get("forkUrl"),
-            "lastRunAt": row.last_run_at.isoformat(),
-            "createdAt": row.created_at.isoformat(),
+            "lastRunAt": row.last_run_at,
+            "createdAt": row.created_at,
             "retired": (row.result or {}).get("retired"),
             "next": next_step(self),
         }
@@ -165,7 +166,7 @@ class AbandonReport:
     deleted: bool
     dry_run: bool
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "key": self.key,
             "stateBefore": self.state_before,
@@ -279,5 +280,16 @@ def _find(work: UnitOfWork, config: CreationConfig, key: str, actor: str | None)
     owner = actor or config.actor
     row = keys_db.find(work.connection, owner, key)
     if row is None:
-        raise NotFound(f"no idempotency key {key!r} for actor {owner!r}", hint="see `forgea keys list`")
+        others = keys_db.actors_with(work.connection, key)
+        if others:
+            named = ", ".join(repr(o) for o in others)
+            raise NotFound(
+                f"no idempotency key {key!r} for actor {owner!r}; {plural(len(others), 'other actor')} "
+                f"{'has' if len(others) == 1 else 'have'} one: {named}",
+                hint=f"add --actor {others[0]} (`forgea keys list --all-actors` lists every actor's keys)",
+            )
+        raise NotFound(
+            f"no idempotency key {key!r} for actor {owner!r}",
+            hint="see `forgea keys list` (`--all-actors` for every actor's keys)",
+        )
     return row

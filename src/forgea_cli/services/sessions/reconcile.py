@@ -37,7 +37,7 @@ class OrphanRepo:
     deleted: bool = False
     skipped: str | None = None  # why an --execute run left it (in use by now, delete failed)
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "repo": self.full_name,
             "providerRepoId": self.repo_id,
@@ -75,14 +75,14 @@ class ReconcileReport:
     held: list[HeldRepo] = field(default_factory=list)
     gone: list[GoneSession] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "org": self.org,
             "prefix": self.prefix,
             "executed": self.executed,
             "scanned": self.scanned,
             "inUse": self.in_use,
-            "orphans": [o.as_dict() for o in self.orphans],
+            "orphans": [o.to_json() for o in self.orphans],
             "held": [_camel(asdict(h)) for h in self.held],
             "sessionsWithRepoGone": [_camel(asdict(g)) for g in self.gone],
         }

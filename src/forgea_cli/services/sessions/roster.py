@@ -56,7 +56,7 @@ class RowOutcome:
     session_id: str | None = None
     repo: str | None = None
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "line": self.line,
             "user": self.user,
@@ -86,13 +86,13 @@ class RosterReport:
         """A row failed (or, in a dry run, would fail): the command exits 1, dry run or not."""
         return any(row.status in ("failed", "would-fail") for row in self.rows)
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "labId": self.lab_id,
             "labVersion": self.lab_version,
             "dryRun": self.dry_run,
             "summary": self.counts(),
-            "rows": [row.as_dict() for row in self.rows],
+            "rows": [row.to_json() for row in self.rows],
         }
 
 

@@ -41,15 +41,15 @@ class TransitionResult:
     completed_at: datetime | None = None
     audit_id: uuid.UUID | None = None
 
-    def as_dict(self) -> dict:
+    def to_json(self) -> dict:
         return {
-            "session_id": str(self.session_id),
+            "sessionId": str(self.session_id),
             "from": str(self.from_status),
             "to": str(self.to_status),
             "changed": self.changed,
-            "dry_run": self.dry_run,
-            "completed_at": self.completed_at.isoformat() if self.completed_at else None,
-            "audit_id": str(self.audit_id) if self.audit_id else None,
+            "dryRun": self.dry_run,
+            "completedAt": self.completed_at,
+            "auditId": str(self.audit_id) if self.audit_id else None,
         }
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from forgea_cli import lifecycle
-from forgea_cli.db import mapping_queries, session_listing, session_queries, webhook_queries
+from forgea_cli.db import mapping_queries, session_creation, session_listing, session_queries, webhook_queries
 from forgea_cli.db.uow import UnitOfWork, UnitOfWorkFactory
 from forgea_cli.errors import InvalidInput, NotFound
 from forgea_cli.identifiers import parse_uuid
@@ -115,11 +115,15 @@ def list_sessions(
     idle_for: timedelta | None = None,
     limit: int = 50,
 ) -> list[dict[str, Any]]:
-    """``user``: an id or an email, resolved as `session create` resolves it (ambiguity refused)."""
+    """``user``: an id or an email, resolved as `session create` resolves it (ambiguity refused);
+    an unknown ``user`` or ``lab_id`` is NotFound (exit 3), not an empty listing."""
+    lab = parse_uuid(lab_id, "lab id") if lab_id else None
     with uow(read_only=True) as work:
+        if lab is not None and session_creation.find_lab(work.connection, lab) is None:
+            raise NotFound(f"no lab with id {lab}", hint="`forgea lab list` shows the labs and their ids")
         filters = session_listing.SessionFilters(
             statuses=tuple(str(s) for s in statuses),
-            lab_id=parse_uuid(lab_id, "lab id") if lab_id else None,
+            lab_id=lab,
             user_id=resolve_user(work, user).id if user is not None else None,
             idle_for=idle_for,
             limit=limit,
