@@ -14,7 +14,13 @@ import uuid
 from tests.interop.checks import is_uuid
 from tests.interop.support import sql
 
-FORGEA_MODELS = {"LabVersion", "VerificationAttempt", "GitHubRepoMapping", "IdempotencyKey", "WebhookDelivery"}
+FORGEA_MODELS = {
+    "LabVersion",
+    "VerificationAttempt",
+    "GitHubRepoMapping",
+    "IdempotencyKey",
+    "WebhookDelivery",
+}
 WEBAPP_BLOCKS = re.compile(r"^(model|enum) (\w+) \{", re.M)
 
 
