@@ -39,10 +39,7 @@ def roster_lines(seeded) -> list[str]:
         f"{e0.upper()},,",  # emails match case-insensitively
         f",{u1},",
         f"{e2},,https://github.com/student-two/leak-hunt",
-        ",,",  # no identity
-        ",not-a-uuid,",
-        "nobody@example.edu,,",
-        f"{e0},,",  # the same student again
+        "nobody@example.edu,,",  # only the database can tell: that row fails, the others run
         f"{e0},{u2},",  # id and email of different students
     ]
 
@@ -60,13 +57,10 @@ def test_a_roster_creates_each_student_once_and_reports_bad_rows(
     by_line = {row.line: row for row in report.rows}
     assert [by_line[n].status for n in (2, 3, 4)] == ["created", "created", "created"]
     assert by_line[4].repo == "student-two/leak-hunt"
-    reasons = {n: by_line[n].reason for n in range(5, 10)}
-    assert reasons[5] == "no email or user_id"
-    assert "not a UUID" in reasons[6]
-    assert "no user with id or email" in reasons[7]
-    assert reasons[8] == "same student as line 2"
-    assert "belongs to" in reasons[9]
-    assert report.counts() == {"created": 3, "failed": 5} and report.any_failed
+    reasons = {n: by_line[n].reason for n in range(5, 7)}
+    assert "no user with id or email" in reasons[5]
+    assert "belongs to" in reasons[6]
+    assert report.counts() == {"created": 3, "failed": 2} and report.any_failed
     assert len(our_repos(fake_github)) == 2 and pacer.acquired == fake_github.request_count("generate") == 2
     assert seeded.counts() == {"sessions": 3, "mappings": 3, "lab_start": 3, "keys": 3}
 
@@ -103,7 +97,8 @@ def test_a_rerun_of_the_roster_in_another_order_replays_everything(
 
 
 def test_a_roster_dry_run_writes_nothing(seeded, fake_github, make_gateway, uow, tmp_path):
-    rows = roster.read_roster(write(tmp_path / "r.csv", ["user_id", str(seeded.user_id), "", "bad"]))
+    unknown = "00000000-0000-0000-0000-0000000000bd"
+    rows = roster.read_roster(write(tmp_path / "r.csv", ["user_id", str(seeded.user_id), "", unknown]))
     report = roster.run_roster(
         uow, make_gateway, CONFIG, lab=str(seeded.lab_id), lab_version=None, rows=rows, dry_run=True
     )
@@ -155,3 +150,88 @@ def test_the_roster_command_prints_a_table_or_json_and_exits_1_on_failed_rows(
     assert unusable.exit_code == 2 and "cannot read the roster" in unusable.stderr
     mixed = forgea("session", "create", "--roster", str(good), "--lab", lab, "--user", seeded.email, env=env)
     assert mixed.exit_code == 2 and "--roster" in mixed.stderr
+
+
+def test_a_roster_with_bad_lines_is_refused_before_anything_is_written(forgea, seeded, fake_github, tmp_path):
+    env = cli_env(seeded, fake_github, tmp_path)
+    (_u0, e0), (u1, _e1) = seeded.users[:2]
+    path = tmp_path / "bad.csv"
+    path.write_text(
+        "\n".join(
+            [
+                "email,user_id,fork_url",
+                f"{e0},,",  # fine
+                f"stu\x00dent9@example.edu,{u1},",  # a NUL byte: PostgreSQL cannot store it
+                ",,",  # no identity
+                ",not-a-uuid,",
+                "ada-at-example.edu,,",
+                f"{e0},,",  # the same student again
+            ]
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    result = forgea(
+        "session", "create", "--roster", str(path), "--lab", str(seeded.lab_id), "--json", env=env
+    )
+    assert result.exit_code == 2, result.stderr
+    error = json.loads(result.stdout)["error"]
+    assert error["code"] == "INVALID_INPUT" and "5 bad lines; nothing was written" in error["message"]
+    for expected in (
+        "line 3: a NUL byte in email",
+        "line 4: no email or user_id",
+        "line 5: user_id 'not-a-uuid' is not a UUID",
+        "line 6: email 'ada-at-example.edu' is not an email address",
+        "line 7: same student as line 2",
+    ):
+        assert expected in error["message"] and expected in result.stderr
+    assert "line 2" not in error["message"].replace("as line 2", "")
+    assert "unexpected" not in result.stderr and "DataError" not in result.stderr
+    assert seeded.counts() == {"sessions": 0, "mappings": 0, "lab_start": 0, "keys": 0}
+    assert our_repos(fake_github) == [] and fake_github.request_count("generate") == 0
+
+
+def test_ctrl_c_during_a_roster_stops_starting_rows_and_prints_what_happened(seeded, fake_github, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.integration.session_create_support import REPO_ROOT
+
+    for n in range(3, 8):
+        seeded.add_user(f"student{n}@example.edu")
+    path = write(tmp_path / "week1.csv", ["email"] + [email for _id, email in seeded.users])
+    env = cli_env(seeded, fake_github, tmp_path, COLUMNS="250")
+    base = {k: v for k, v in __import__("os").environ.items() if not k.startswith("FORGEA_")}
+    base["PYTHONPATH"] = str(REPO_ROOT / "src")
+    command = [sys.executable, "-m", "forgea_cli", "session", "create", "--roster", str(path)]
+    command += ["--lab", str(seeded.lab_id), "--workers", "1"]
+    fake_github.latency_seconds = 0.3  # each row takes a few answers: Ctrl-C lands after the first
+    process = subprocess.Popen(
+        command, env={**base, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 60
+    while seeded.counts()["sessions"] < 1 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    fake_github.latency_seconds = 0.0
+
+    assert process.returncode == 130, stderr
+    created = seeded.counts()["sessions"]
+    assert 1 <= created < 8
+    rows = [line for line in stdout.splitlines() if line.startswith("│")]
+    assert (
+        sum(" created " in r for r in rows) == created
+        and sum("not-started" in r for r in rows) == 8 - created
+    )
+    assert f"{created} created, {8 - created} not-started" in stdout  # the table's summary line
+    assert f"error: interrupted: {created} created, {8 - created} not-started" in stderr
+    assert "hint: rerun the same roster" in stderr and "Traceback" not in stderr
+
+    rerun = subprocess.run(
+        [*command, "--json"], env={**base, **env}, capture_output=True, text=True, timeout=120
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert json.loads(rerun.stdout)["summary"] == {"replayed": created, "created": 8 - created}

@@ -125,25 +125,34 @@ def _create_roster(
     settings = rt.settings
     rows = sessions.read_roster(path)
     pacer = CreationPacer(per_minute=settings.creations_per_minute, per_hour=settings.creations_per_hour)
-    report = sessions.run_roster(
-        rt.uow,
-        lambda: make_gateway(settings, pacer=pacer),
-        sessions.CreationConfig.from_settings(settings),
-        lab=lab,
-        lab_version=lab_version,
-        rows=rows,
-        workers=workers,
-        dry_run=dry_run,
-        progress=for_terminal(),
-    )
+    try:
+        report = sessions.run_roster(
+            rt.uow,
+            lambda: make_gateway(settings, pacer=pacer),
+            sessions.CreationConfig.from_settings(settings),
+            lab=lab,
+            lab_version=lab_version,
+            rows=rows,
+            workers=workers,
+            dry_run=dry_run,
+            progress=for_terminal(),
+        )
+    except sessions.RosterInterrupted as interrupted:
+        if not json:  # under --json the error document carries the report
+            _render_roster(interrupted.report)
+        raise  # exit 130, saying what happened and that a rerun resumes
     if json:
         output.emit_json(report)
     else:
-        output.table(
-            f"lab {report.lab_id} version {report.lab_version}" + (" (dry run)" if dry_run else ""),
-            ["line", "student", "outcome", "session", "repository", "reason"],
-            [(r.line, r.user, r.status, r.session_id, r.repo, r.reason) for r in report.rows],
-        )
-        output.show(", ".join(f"{count} {status}" for status, count in sorted(report.counts().items())))
+        _render_roster(report)
     if report.any_failed:
         raise typer.Exit(1)
+
+
+def _render_roster(report) -> None:
+    output.table(
+        f"lab {report.lab_id} version {report.lab_version}" + (" (dry run)" if report.dry_run else ""),
+        ["line", "student", "outcome", "session", "repository", "reason"],
+        [(r.line, r.user, r.status, r.session_id, r.repo, r.reason) for r in report.rows],
+    )
+    output.show(", ".join(f"{count} {status}" for status, count in sorted(report.counts().items())))

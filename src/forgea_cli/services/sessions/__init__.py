@@ -44,7 +44,13 @@ if TYPE_CHECKING:
     )
     from forgea_cli.services.sessions.plan import CreateSpec, CreationConfig, create_dry_run
     from forgea_cli.services.sessions.reconcile import ReconcileReport, delete_orphans, reconcile_repos
-    from forgea_cli.services.sessions.roster import RosterReport, RosterRow, read_roster, run_roster
+    from forgea_cli.services.sessions.roster import (
+        RosterInterrupted,
+        RosterReport,
+        RosterRow,
+        read_roster,
+        run_roster,
+    )
     from forgea_cli.services.sessions.transitions import (
         TransitionRequest,
         TransitionResult,
@@ -71,6 +77,7 @@ _HOMES = {
     "CreateSpec": "plan",
     "CreationConfig": "plan",
     "create_dry_run": "plan",
+    "RosterInterrupted": "roster",
     "RosterReport": "roster",
     "RosterRow": "roster",
     "read_roster": "roster",
@@ -109,6 +116,7 @@ __all__ = [
     "ReconcileReport",
     "RepoAlreadyMapped",
     "RepoNameConflict",
+    "RosterInterrupted",
     "RosterReport",
     "RosterRow",
     "TransitionRequest",

@@ -12,13 +12,14 @@ import csv
 import io
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from forgea_cli.db.session_creation import LabRow, LabVersionRow
 from forgea_cli.db.uow import UnitOfWorkFactory
+from forgea_cli.documents import plural
 from forgea_cli.errors import ForgeaError, InvalidInput
 from forgea_cli.github.gateway import GitHubGateway, GitHubNotFound
 from forgea_cli.identifiers import uuid_or_none
@@ -50,7 +51,8 @@ class RosterRow:
 class RowOutcome:
     line: int
     user: str
-    status: str  # created | replayed | failed (dry run: would-create | would-replay | would-fail | failed)
+    # created | replayed | failed | not-started (Ctrl-C); dry run: would-create | would-replay | would-fail
+    status: str
     reason: str | None = None
     error: str | None = None  # the error class, for scripts
     session_id: str | None = None
@@ -102,7 +104,11 @@ class RosterReport:
 def read_roster(path: Path) -> list[RosterRow]:
     """Rows of a CSV with an `email` or `user_id` column (and optionally `fork_url`).
 
-    Only an unusable file raises (InvalidInput, exit 2); a bad row comes back with a `problem`.
+    Everything the file alone can tell is checked before anything is written: an unusable file, or
+    any bad line — no email or user_id, a user_id that is no UUID, an email without `@`, a NUL
+    byte (PostgreSQL stores no NUL in text), the same student twice — refuses the whole roster
+    (InvalidInput, exit 2) naming every bad line. What only the database can tell (an unknown
+    student, an id and an email of two students) fails that row alone when it runs.
     """
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -121,7 +127,15 @@ def read_roster(path: Path) -> list[RosterRow]:
         raise InvalidInput(f"the roster {path} is not valid CSV (line {reader.line_num}): {exc}") from None
     if not rows:
         raise InvalidInput(f"the roster {path} has no rows")
-    return _flag_duplicates(rows)
+    rows = _flag_duplicates(rows)
+    bad = [row for row in rows if row.problem is not None]
+    if bad:
+        lines = "\n".join(f"  line {row.line}: {row.problem}" for row in bad)
+        raise InvalidInput(
+            f"the roster {path} has {plural(len(bad), 'bad line')}; nothing was written:\n{lines}",
+            hint="fix those lines and run the same command again",
+        )
+    return rows
 
 
 def _row(line: int, record: dict[str, Any]) -> RosterRow:
@@ -131,10 +145,15 @@ def _row(line: int, record: dict[str, Any]) -> RosterRow:
 
     user_id, email, fork_url = cell("user_id"), cell("email"), cell("fork_url")
     problem = None
-    if user_id is None and email is None:
+    nul = [name for name, value in record.items() if isinstance(value, str) and "\x00" in value]
+    if nul:
+        problem = f"a NUL byte in {', '.join(str(name) for name in nul)}"
+    elif user_id is None and email is None:
         problem = "no email or user_id"
     elif user_id is not None and uuid_or_none(user_id) is None:
         problem = f"user_id {user_id!r} is not a UUID"
+    elif email is not None and "@" not in email:
+        problem = f"email {email!r} is not an email address"
     return RosterRow(line, user_id, email, fork_url, problem)
 
 
@@ -175,19 +194,61 @@ def run_roster(
     report = RosterReport(str(lab_row.id), version.version, dry_run)
     progress = progress or NoProgress()
     progress.start(f"sessions for {lab_row.title}", len(rows))
+    pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(rows))), thread_name_prefix="roster")
+    futures = {pool.submit(runner.run_row, row): row for row in rows}
     try:
-        with ThreadPoolExecutor(
-            max_workers=max(1, min(workers, len(rows))), thread_name_prefix="roster"
-        ) as pool:
-            futures = [pool.submit(runner.run_row, row) for row in rows]
-            for future in as_completed(futures):
-                report.rows.append(future.result())
-                progress.advance(1)
+        for future in as_completed(futures):
+            report.rows.append(future.result())
+            progress.advance(1)
+    except KeyboardInterrupt:
+        raise _interrupted(report, runner, futures) from None
     finally:
+        pool.shutdown(wait=False, cancel_futures=True)
         progress.finish()
         runner.close()
     report.rows.sort(key=lambda outcome: outcome.line)
     return report
+
+
+class RosterInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a roster: no further row was started, the rows in flight finished, and
+    ``report`` says what happened to each row (exit 130)."""
+
+    hint = "rerun the same roster: finished rows replay, the others are created"
+
+    def __init__(self, report: RosterReport) -> None:
+        counts = ", ".join(f"{count} {status}" for status, count in sorted(report.counts().items()))
+        super().__init__(f"interrupted: {counts}; no row was started after Ctrl-C")
+        self.report = report
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+def _interrupted(
+    report: RosterReport, runner: _RosterRun, futures: dict[Future, RosterRow]
+) -> RosterInterrupted:
+    """Stop starting rows at once; let the ones in flight finish (each is one creation, and a row
+    cut in half would leave its key to wait out its lease); report every row."""
+    runner.stopping.set()
+    for future in futures:
+        future.cancel()
+    wait(futures)
+    seen = {outcome.line for outcome in report.rows}
+    for future, row in futures.items():
+        if row.line in seen:
+            continue
+        if future.cancelled():
+            report.rows.append(_not_started(row))
+        else:
+            report.rows.append(future.result())
+    report.rows.sort(key=lambda outcome: outcome.line)
+    return RosterInterrupted(report)
+
+
+def _not_started(row: RosterRow) -> RowOutcome:
+    return RowOutcome(row.line, row.user, "not-started", reason="interrupted (Ctrl-C) before it started")
 
 
 class _RosterRun:
@@ -205,6 +266,7 @@ class _RosterRun:
         self._local = threading.local()
         self._gateways: list[GitHubGateway] = []
         self._lock = threading.Lock()
+        self.stopping = threading.Event()  # Ctrl-C: rows not yet begun are not started
 
     def gateway(self) -> GitHubGateway:
         """One gateway (one HTTP session) per worker thread; they share the pacer."""
@@ -225,6 +287,8 @@ class _RosterRun:
             raise GitHubNotFound(f"the template {template.full_name} is not visible to the token")
 
     def run_row(self, row: RosterRow) -> RowOutcome:
+        if self.stopping.is_set():
+            return _not_started(row)
         if row.problem is not None:
             return RowOutcome(row.line, row.user, "failed", reason=row.problem, error="InvalidInput")
         try:
