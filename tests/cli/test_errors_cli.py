@@ -184,3 +184,50 @@ def test_an_unexpected_exception_exits_70_without_a_traceback(forgea, monkeypatc
 
     debugged = forgea("--debug", "mapping", "canonicalize", "https://github.com/a/b")
     assert debugged.exit_code == 70 and "Traceback" in debugged.stderr
+
+
+def _adopt(url: str) -> None:
+    from forgea_cli.db.engine import make_engine
+    from forgea_cli.db.uow import unit_of_work_factory
+    from forgea_cli.services.rollout import adopt
+
+    engine = make_engine(url)
+    try:
+        adopt(unit_of_work_factory(engine))
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["backfill", "lab-versions"],
+        ["backfill", "completed-at", "--dry-run"],
+        ["backfill", "all"],
+        ["backfill", "repo-mappings"],
+        ["mapping", "backfill", "--dry-run"],
+    ],
+    ids=" ".join,
+)
+def test_a_backfill_before_the_expand_names_the_upgrade_to_run(forgea, prisma_db, args):
+    never_adopted = forgea(*args, "--json", url=prisma_db)
+    assert never_adopted.exit_code == 1, never_adopted.stderr
+    error = error_of(never_adopted)
+    assert error["code"] == "SCHEMA_NOT_READY" and "was never adopted" in error["message"]
+    assert error["hint"].startswith(
+        "`forgea migrate adopt`, then `forgea migrate upgrade 0005_f6_session_indexes`"
+    )
+
+    _adopt(prisma_db)
+    adopted = forgea(*args, url=prisma_db)
+    assert adopted.exit_code == 1
+    assert "needs the expand (0005_f6_session_indexes); the database is at 0001_baseline" in adopted.stderr
+    assert "hint: `forgea migrate upgrade 0005_f6_session_indexes`" in adopted.stderr
+    assert "does not exist" not in adopted.stderr
+
+
+def test_a_report_before_the_expand_says_the_schema_is_behind(forgea, prisma_db):
+    _adopt(prisma_db)
+    result = forgea("keys", "list", url=prisma_db)
+    assert result.exit_code == 1
+    assert "hint: the database's schema is older than this build: `forgea migrate status`" in result.stderr

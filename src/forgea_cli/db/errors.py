@@ -37,6 +37,7 @@ INSUFFICIENT_PRIVILEGE = "42501"
 LOCK_NOT_AVAILABLE = "55P03"
 QUERY_CANCELED = "57014"
 UNDEFINED_TABLE = "42P01"
+UNDEFINED_COLUMN = "42703"
 ACTIVE_SESSION_INDEX = "LabSession_userId_labId_active_key"
 
 
@@ -70,6 +71,14 @@ class LockNotAvailable(DatabaseRefused):
     pass
 
 
+class SchemaBehind(DatabaseRefused):
+    """A table or column this build uses is not there: the database is at an older revision."""
+
+    hint = (
+        "the database's schema is older than this build: `forgea migrate status` lists the revisions to apply"
+    )
+
+
 class StatementCanceled(DatabaseRefused):
     pass
 
@@ -84,6 +93,8 @@ _BY_SQLSTATE: dict[str, type[DatabaseRefused]] = {
     OTHER_ACTIVE_SESSION: RefusedByTrigger,
     COMPLETED_AT_IMMUTABLE: RefusedByTrigger,
     LOCK_NOT_AVAILABLE: LockNotAvailable,
+    UNDEFINED_TABLE: SchemaBehind,
+    UNDEFINED_COLUMN: SchemaBehind,
     QUERY_CANCELED: StatementCanceled,
 }
 

@@ -228,6 +228,14 @@ def current_revision_of(database: Engine | UnitOfWorkFactory) -> str | None:
         return current_revision(connection)
 
 
+def prisma_built(database: Engine | UnitOfWorkFactory) -> bool:
+    """Prisma built this database (its `_prisma_migrations` table is there)."""
+    from forgea_cli.db.readiness import PRISMA_BUILT
+
+    with connect(engine_of(database)) as connection:
+        return bool(connection.execute(text(PRISMA_BUILT)).scalar())
+
+
 def upgrade(
     engine: Engine | UnitOfWorkFactory,
     target: str = "head",

@@ -32,6 +32,7 @@ from forgea_cli.errors import InvalidInput
 from forgea_cli.progress import NoProgress, Progress
 from forgea_cli.services.mapping import templates as lab_templates
 from forgea_cli.services.rollout.batching import BackfillInterrupted, BackfillReport, throttled
+from forgea_cli.services.rollout.migrations import require_expanded
 from forgea_cli.services.rollout.throttle import BackfillStopped, Throttle, ThrottleOptions
 from forgea_cli.urls import DEFAULT_WEB_HOST, RepoUrlRejected, parse_repo_url, redact_url
 
@@ -59,6 +60,7 @@ def backfill_repo_mappings(
     A dry run with ``show`` lists the first sessions it would map (``details["would_touch"]``)."""
     if batch_size < 1:
         raise InvalidInput("--batch-size must be at least 1")
+    require_expanded(uow, "the repo-mapping backfill")
     progress = progress or NoProgress()
     report = BackfillReport(NAME, dry_run)
     # The run lock lives on a connection of its own, outside any transaction, across every batch.

@@ -21,6 +21,7 @@ from forgea_cli.errors import GitHubError, InvalidInput
 from forgea_cli.github.gateway import GitHubGateway, RepoInfo
 from forgea_cli.progress import NoProgress, Progress
 from forgea_cli.services.rollout.batching import BackfillReport
+from forgea_cli.services.rollout.migrations import require_expanded
 
 NAME = "repo-ids"
 PAGE_SIZE = 100  # GitHub's GraphQL node limit per request, and our aliases per query
@@ -46,6 +47,7 @@ def resolve_repo_ids(
         raise InvalidInput("--limit must be at least 1")
     if not 1 <= page_size <= PAGE_SIZE:
         raise InvalidInput(f"page size must be between 1 and {PAGE_SIZE}")
+    require_expanded(uow, "mapping resolve-ids")
     progress = progress or NoProgress()
     report = BackfillReport(NAME, dry_run)
     with uow(read_only=True) as unit:

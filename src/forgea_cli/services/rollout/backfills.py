@@ -14,6 +14,7 @@ from forgea_cli.db.uow import UnitOfWorkFactory
 from forgea_cli.errors import Conflict
 from forgea_cli.progress import Progress
 from forgea_cli.services.rollout.batching import BackfillReport, run_keyset
+from forgea_cli.services.rollout.migrations import require_expanded
 from forgea_cli.services.rollout.throttle import ThrottleOptions
 from forgea_cli.services.sessions.transitions import TransitionRequest, transition_session
 
@@ -33,6 +34,7 @@ class BackfillOptions:
 
 
 def _keyset(uow: UnitOfWorkFactory, job: KeysetJob, options: BackfillOptions) -> BackfillReport:
+    require_expanded(uow, f"backfill {job.name}")
     report = _run_keyset(uow, job, options)
     if options.dry_run and options.show:
         report.details["would_touch"] = would_touch(uow, job, options.show)

@@ -8,8 +8,10 @@ from typing import Any
 
 from forgea_cli.db import migrations, readiness
 from forgea_cli.db.uow import UnitOfWorkFactory
+from forgea_cli.errors import SchemaNotReady
 
 BASELINE = "0001_baseline"
+EXPAND = "0005_f6_session_indexes"  # the runbook's expand: what the backfills and the mapping need
 Timeouts = migrations.Timeouts
 LockRetry = migrations.LockRetry
 OnRetry = Callable[[LockRetry], None] | None
@@ -43,6 +45,26 @@ def status(uow: UnitOfWorkFactory) -> MigrationStatus:
     unknown = current is not None and current not in names
     start = 0 if current is None or unknown else names.index(current) + 1
     return MigrationStatus(current, migrations.head_revision(), [] if unknown else order[start:], unknown)
+
+
+def require_expanded(uow: UnitOfWorkFactory, what: str) -> None:
+    """Refuse (SchemaNotReady, exit 1) before ``what`` runs on a database the expand has not
+    reached, naming the command that gets it there; a revision this build does not know passes."""
+    current = migrations.current_revision_of(uow)
+    names = [r.revision for r in migrations.history()]
+    if current is not None and (current not in names or names.index(current) >= names.index(EXPAND)):
+        return
+    if current is None and migrations.prisma_built(uow):
+        raise SchemaNotReady(
+            f"{what} needs the expand ({EXPAND}), and this database Prisma built was never adopted "
+            "(nothing was changed)",
+            hint=f"`forgea migrate adopt`, then `forgea migrate upgrade {EXPAND}` (each --dry-run first)",
+        )
+    raise SchemaNotReady(
+        f"{what} needs the expand ({EXPAND}); the database is at {current or 'no revision'} "
+        "(nothing was changed)",
+        hint=f"`forgea migrate upgrade {EXPAND}` (its --dry-run shows the SQL)",
+    )
 
 
 def history() -> list[migrations.Revision]:
