@@ -10,7 +10,7 @@ import pytest
 
 
 @pytest.mark.slow
-def test_demo_runs_twice_and_ends_with_a_passing_verify(tmp_path):
+def test_demo_runs_twice_and_ends_with_the_rollout_complete(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("FORGEA_")}
     env["FORGEA_DATA_DIR"] = str(tmp_path / "demo-data")
     command = [sys.executable, "-m", "forgea_cli", "demo"]
@@ -23,8 +23,14 @@ def test_demo_runs_twice_and_ends_with_a_passing_verify(tmp_path):
         assert second.returncode == 0, second.stderr[-3000:]
         assert "reusing the demo database" in second.stderr
         for run in (first, second):
-            last_screen = run.stdout[run.stdout.rfind("verify-constraints") :]
-            assert "verify-constraints:" in last_screen and "passed" in last_screen
-            assert "fail" not in last_screen.split("verify-constraints:")[-1]
+            gate = run.stdout[run.stdout.rfind("== migrations") : run.stdout.rfind("verify-constraints:")]
+            warnings = sum(1 for line in gate.splitlines() if line.startswith("WARN "))
+            assert "FAIL " not in gate
+            # The demo ends with the checklist, every step done, and a last line that counts.
+            assert run.stdout.rstrip().endswith("rollout complete"), run.stdout[-2000:]
+            [last] = [line for line in run.stderr.splitlines() if line.startswith("demo finished:")]
+            assert last.startswith("demo finished: rollout complete (10 of 10 steps); ")
+            assert "; verify-constraints passed with " in last
+            assert f"with {warnings} warning" in last and "; FORGEA_DATABASE_URL=postgresql" in last
     finally:
         subprocess.run([sys.executable, "-m", "forgea_cli", "db", "stop"], env=env, capture_output=True)

@@ -68,7 +68,7 @@ def test_shell_completion_can_be_shown_and_completes_groups_and_commands():
         )
         return done.stdout.split()
 
-    assert {"session", "keys", "demo", "verify-constraints"} <= set(complete("forgea "))
+    assert {"session", "rollout", "lab", "demo", "verify-constraints"} <= set(complete("forgea "))
     assert "create" in complete("forgea session ")
     assert "--roster" in complete("forgea session create --r")
 
@@ -105,3 +105,29 @@ def test_root_commands_list_the_first_line_of_their_own_help():
     for name, spec in groups.COMMANDS.items():
         command = groups.load_command(name)
         assert command.help.splitlines()[0] == spec.help, name
+
+
+def test_lab_list_gives_the_ids_session_create_takes(forgea, migrated_db):
+    from tests.integration.session_create_support import seed, sql
+
+    seeded = seed(migrated_db, students=0)
+    sql(
+        migrated_db,
+        """INSERT INTO "Lab" (id, title, epic, "sourceGithubIssueUrl", "repoVersion", "baseRepoUrl",
+           "failureClass", constraints)
+           VALUES (\'00000000-0000-4000-8000-0000000000aa\', \'Async [bold]Races\', \'concurrency\',
+                   \'https://github.com/forgea/labs/issues/9\', \'v3\', \'https://github.com/forgea-labs/races\',
+                   \'STATE_CORRUPTION\', \'{}\')""",
+    )
+    labs = json.loads(forgea("lab", "list", "--json", url=migrated_db).stdout)
+    assert [lab["title"] for lab in labs] == ["Async [bold]Races", "Leak Hunt"]
+    races, leak = labs
+    assert leak["id"] == str(seeded.lab_id) and leak["currentVersion"] == "v1"
+    assert leak["labVersionId"] == str(seeded.version_id) and leak["versions"] == 1
+    assert races["labVersionId"] is None and races["versions"] == 0
+
+    plain = forgea("lab", "list", "--format", "plain", url=migrated_db).stdout.splitlines()
+    assert plain[1].split("\t")[:3] == [str(seeded.lab_id), "Leak Hunt", "v1"]  # ids never cut
+    table = forgea("lab", "list", url=migrated_db, env={"COLUMNS": "200"})
+    assert table.exit_code == 0 and "none yet: `forgea backfill lab-versions`" in table.stdout
+    assert "Async [bold]Races" in table.stdout

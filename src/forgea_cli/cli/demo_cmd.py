@@ -45,7 +45,36 @@ def demo(
         env = _environment(url, github_url)
         for step in plan.rollout_steps(_describe(url, fork, fresh=built)):
             _run(step, env)
-    output.say("\ndemo finished: the last screen above is `forgea verify-constraints` passing")
+    output.say("\n" + _final_line(url))
+
+
+def _final_line(url: str) -> str:
+    """What the demo achieved, counted from the database (not assumed): the rollout's steps, the
+    gate's warnings, and the database URL to explore it further, on one line."""
+    from forgea_cli.db.engine import make_engine
+    from forgea_cli.db.uow import unit_of_work_factory
+    from forgea_cli.documents import plural
+    from forgea_cli.redaction import mask_url
+    from forgea_cli.services.rollout import rollout_status
+
+    engine = make_engine(url)
+    try:
+        status = rollout_status(unit_of_work_factory(engine))
+    finally:
+        engine.dispose()
+    done = sum(step.done for step in status.steps)
+    rollout = (
+        f"rollout complete ({done} of {len(status.steps)} steps)"
+        if status.done
+        else f"{done} of {len(status.steps)} rollout steps done (next: {status.next})"
+    )
+    verify = status.facts.verify
+    if verify is None:
+        gate = "verify-constraints did not run"
+    else:
+        verdict = "passed" if verify.ok else f"failed ({plural(verify.failed, 'check')})"
+        gate = f"verify-constraints {verdict} with {plural(verify.warnings, 'warning')}"
+    return f"demo finished: {rollout}; {gate}; FORGEA_DATABASE_URL={mask_url(url)}"
 
 
 def _describe(url: str, fork_url: str | None, *, fresh: bool) -> DemoWorld:

@@ -49,6 +49,14 @@ GROUPS: dict[str, GroupSpec] = {
         "GitHub webhook deliveries: replay saved ones, redeliver failed ones, list the ledger.",
         ("forgea_cli.cli.webhook_cmd",),
     ),
+    "rollout": GroupSpec(
+        "Where the rollout stands: the runbook as a checklist, each step done or the command to run.",
+        ("forgea_cli.cli.rollout_cmd",),
+    ),
+    "lab": GroupSpec(
+        "Labs: their ids (what session create --lab takes), titles, current versions.",
+        ("forgea_cli.cli.lab_cmd",),
+    ),
     "schema": GroupSpec(
         "The Prisma hand-off for the web app: models, prisma.config, what Prisma cannot express.",
         ("forgea_cli.cli.schema_cmd",),

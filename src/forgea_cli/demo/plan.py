@@ -94,8 +94,24 @@ def rollout_steps(world: DemoWorld) -> list[Step]:
             ("session", "show", world.active_session),
         ),
         Step(
-            "Last: the CI gate. Catalog, behaviour probes, data invariants, migrations.",
+            "The CI gate. Catalog, behaviour probes, data invariants, migrations.",
             ("verify-constraints",),
         ),
     ]
+    if world.fork_url:
+        steps.append(
+            Step(
+                "Resolve repository ids from GitHub (the local fake knows none of the legacy repositories: "
+                "they become NOT_FOUND).",
+                ("mapping", "resolve-ids"),
+            )
+        )
+    steps.append(
+        Step(
+            "Last: where the rollout stands, the runbook as a checklist (exit 0 once every step is done).",
+            ("rollout", "status"),
+            # Without a GitHub to ask, the repository ids stay PENDING: the checklist names resolve-ids.
+            expect_exit=0 if world.fork_url else 1,
+        )
+    )
     return steps

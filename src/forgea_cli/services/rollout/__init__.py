@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         upgrade_preview,
         upgrade_sql,
     )
+    from forgea_cli.services.rollout.status import RolloutStatus, rollout_status
     from forgea_cli.services.rollout.throttle import BackfillStopped, ThrottleOptions
 
 _HOMES = {
@@ -69,6 +70,7 @@ _HOMES = {
         ),
         "migrations",
     ),
+    **dict.fromkeys(("RolloutStatus", "rollout_status"), "status"),
     **dict.fromkeys(("BackfillStopped", "ThrottleOptions"), "throttle"),
 }
 __all__ = [
@@ -84,6 +86,7 @@ __all__ = [
     "LockRetry",
     "MigrationStatus",
     "RefreshResult",
+    "RolloutStatus",
     "ThrottleOptions",
     "Timeouts",
     "UpgradePreview",
@@ -94,6 +97,7 @@ __all__ = [
     "history",
     "refresh_adoption",
     "resolve_duplicates",
+    "rollout_status",
     "run_all",
     "status",
     "upgrade",
