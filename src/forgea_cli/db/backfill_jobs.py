@@ -98,6 +98,8 @@ VERIFICATION_ATTEMPTS = KeysetJob(
 SHOWN = {
     LAB_VERSIONS.name: "'Lab: create its LabVersion ' || \"repoVersion\"",
     SESSION_VERSIONS.name: "'LabSession: link to the current version of lab ' || \"labId\"",
-    COMPLETED_AT.name: "'LabSession: completedAt = ' || \"lastActivityAt\"",
+    # Timestamps as every document shows them: ISO 8601 with the offset (the column holds UTC).
+    COMPLETED_AT.name: "'LabSession: completedAt = ' "
+    '|| to_char("lastActivityAt", \'YYYY-MM-DD"T"HH24:MI:SS.MS"+00:00"\')',
     VERIFICATION_ATTEMPTS.name: "'VerificationLog: a PASS attempt for session ' || \"sessionId\"",
 }

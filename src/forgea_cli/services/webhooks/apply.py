@@ -26,6 +26,7 @@ from forgea_cli.db import mapping_queries
 from forgea_cli.db import webhook_queries as q
 from forgea_cli.db.errors import UniqueViolation
 from forgea_cli.db.uow import UnitOfWork, UnitOfWorkFactory
+from forgea_cli.documents import iso
 from forgea_cli.errors import ConcurrentUpdate, Conflict
 from forgea_cli.lifecycle import ACTIVE
 from forgea_cli.services.mapping.lookup import LookupResult, lookup_in
@@ -152,7 +153,7 @@ def _duplicate(
         "outcome": str(existing["outcome"]),
         "detail": existing["detail"],
         "labSessionId": str(existing["labSessionId"]) if existing["labSessionId"] else None,
-        "appliedAt": existing["appliedAt"].isoformat() if existing["appliedAt"] else None,
+        "appliedAt": iso(existing["appliedAt"]),
         "appliedBy": existing["appliedBy"],
     }
     if existing["payloadSha256"] != delivery.payload_sha256:

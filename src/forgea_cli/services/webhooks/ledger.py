@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from forgea_cli.db import webhook_queries as q
 from forgea_cli.db.uow import UnitOfWork, UnitOfWorkFactory
+from forgea_cli.documents import iso
 from forgea_cli.errors import DataNotReady
 from forgea_cli.identifiers import parse_uuid
 
@@ -37,8 +38,8 @@ def list_deliveries(
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     document = {}
     for key, value in row.items():
-        if hasattr(value, "isoformat"):
-            value = value.isoformat()
+        if isinstance(value, datetime):
+            value = iso(value)  # the one timestamp form: ISO 8601 with the offset (documents.iso)
         elif key in ("id", "labSessionId") and value is not None:
             value = str(value)
         document[key] = value
