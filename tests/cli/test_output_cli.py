@@ -125,3 +125,22 @@ def test_plurals_are_right_for_one(forgea, migrated_db):
         add_session(conn, add_user(conn), add_lab(conn))
     done = forgea("backfill", "repo-mappings", url=migrated_db)
     assert "1 session in 1 batch" in done.stdout, done.stdout
+
+
+def test_webhook_deliveries_is_a_listing_like_the_others(forgea, migrated_db, tmp_path):
+    ping = tmp_path / "ping.json"
+    ping.write_text(json.dumps({"zen": "Design for failure.", "hook_id": 42}), encoding="utf-8")
+    guid = str(uuid.UUID(int=7))
+    replayed = forgea(
+        "webhook", "replay", str(ping), "--event", "ping", "--delivery-id", guid, url=migrated_db
+    )
+    assert replayed.exit_code == 0, replayed.stderr
+    plain = forgea("webhook", "deliveries", "--format", "plain", url=migrated_db)
+    assert plain.exit_code == 0 and plain.stdout.split("\t")[1] == guid
+    assert plain.stdout.split("\t")[0].endswith("+00:00")
+    rows = list(
+        csv.DictReader(
+            io.StringIO(forgea("webhook", "deliveries", "--format", "csv", url=migrated_db).stdout)
+        )
+    )
+    assert rows[0]["delivery"] == guid

@@ -9,7 +9,7 @@ import typer
 
 from forgea_cli.cli import output
 from forgea_cli.cli.groups import command_group
-from forgea_cli.cli.options import DryRun, Json
+from forgea_cli.cli.options import DryRun, Json, ListFormat
 from forgea_cli.cli.runtime import runtime
 
 app = command_group("webhook")
@@ -154,6 +154,7 @@ def deliveries(
         str | None, typer.Option("--session", metavar="ID", help="Only deliveries that touched this session.")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="At most this many rows.")] = 100,
+    format: ListFormat = None,
     json_output: Json = False,
 ) -> None:
     """The ledger: deliveries forgea applied, newest first (what, where it landed, why not)."""
@@ -166,13 +167,12 @@ def deliveries(
         session_id=session,
         limit=limit,
     )
-    if json_output:
-        output.emit_json(rows)
-        return
-    output.table(
-        f"{len(rows)} deliveries",
-        ["applied at", "delivery", "event", "outcome", "session", "detail"],
-        [
+    output.listing(
+        output.listing_format(format, json_output),
+        document=rows,
+        title=output.plural(len(rows), "delivery", "deliveries"),
+        columns=["applied at", "delivery", "event", "outcome", "session", "detail"],
+        rows=[
             (
                 r["appliedAt"],
                 r["deliveryId"],
