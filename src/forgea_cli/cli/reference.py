@@ -15,7 +15,9 @@ HEADER = """# forgea CLI reference
 
 Generated from `--help` by `python -m forgea_cli.cli.reference` (`make docs`); a test fails when
 this file is stale. Exit codes: 0 ok · 1 a check or the operation failed · 2 bad usage or input ·
-3 not found · 4 conflict · 5 GitHub error · 6 database unreachable.
+3 not found · 4 conflict · 5 GitHub error · 6 database unreachable · 70 the tool itself failed ·
+130 interrupted. With `--json` a failure is one document: `{"error": {"code", "exitCode", "message",
+"hint"}}`.
 """
 
 

@@ -60,7 +60,8 @@ def verify_constraints(
 ) -> None:
     """Check the live database against this build: catalog, behaviour probes, data, migrations.
 
-    Exit 0 when everything holds, 1 when a check fails, 6 when the database is unreachable.
+    Exit 0 when everything holds, 1 when a check fails, 6 when the database is unreachable, 70 when
+    the tool itself fails (never a check).
 
     The probes write only inside one transaction that is always rolled back.
     """
