@@ -136,3 +136,23 @@ def test_error_codes_name_the_error_class():
     assert documents.error_code(errors.NotFound("x")) == "NOT_FOUND"
     assert documents.error_code(errors.DatabaseUnreachable("x")) == "DATABASE_UNREACHABLE"
     assert documents.error_code(errors.IdempotencyMismatch("x")) == "IDEMPOTENCY_MISMATCH"
+
+
+def test_every_exit_code_of_the_table_is_documented():
+    import re
+    from pathlib import Path
+
+    from forgea_cli.cli import errors, reference
+
+    codes = {code for _kind, code in errors.EXIT_CODES} | {errors.EX_SOFTWARE, 0}
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text()
+    runbook = (root / "docs" / "runbook.md").read_text()
+    texts = {
+        "README": readme[readme.index("Exit codes:") :][:700],
+        "runbook": runbook[: runbook.index("Before anything")],
+        "cli-reference": reference.HEADER,
+    }
+    for name, text in texts.items():
+        documented = {int(n) for n in re.findall(r"\b(\d{1,3})\b", text)}
+        assert codes <= documented, f"{name} does not list exit codes {sorted(codes - documented)}"
