@@ -123,6 +123,10 @@ def test_backfill_and_mapping_backfill_both_answer_on_stdout(forgea, listed):
 def test_plurals_are_right_for_one(forgea, migrated_db):
     with connect(migrated_db) as conn:
         add_session(conn, add_user(conn), add_lab(conn))
+    checks = json.loads(forgea("verify-constraints", "--only", "data", "--json", url=migrated_db).stdout)[
+        "checks"
+    ]
+    assert "1 session has no repository mapping" in {c["message"] for c in checks}
     done = forgea("backfill", "repo-mappings", url=migrated_db)
     assert "1 session in 1 batch" in done.stdout, done.stdout
 

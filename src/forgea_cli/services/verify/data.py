@@ -12,6 +12,7 @@ from typing import Any
 from forgea_cli.db import invariants as q
 from forgea_cli.db.invariants import Figure
 from forgea_cli.db.uow import Connection
+from forgea_cli.documents import plural
 from forgea_cli.errors import InvalidInput
 from forgea_cli.services.sessions.idempotency import LEASE_SECONDS
 from forgea_cli.services.verify.results import CheckResult, CheckStatus, judged, passed, warned
@@ -119,7 +120,7 @@ def _completed_at(
             False,
             check_id,
             obj,
-            f"{stray} sessions that are not VERIFIED_PASS have completedAt set",
+            f"{plural(stray, 'session')} that {_are(stray)} not VERIFIED_PASS {_have(stray)} completedAt set",
             expected=_figure(0),
             found=_figure(stray, examples),
             hint="completedAt is set only by the lifecycle trigger on entering VERIFIED_PASS; "
@@ -174,7 +175,7 @@ def _mappings(connection: Connection, web_url: str) -> list[CheckResult]:
             "GitHubRepoMapping",
             "every mapping's session exists"
             if not links.orphans
-            else f"{links.orphans} mappings name a session that does not exist",
+            else f"{plural(links.orphans, 'mapping')} {_name(links.orphans)} a session that does not exist",
             expected=_figure(0),
             found=_figure(links.orphans),
             hint="GitHubRepoMapping_labSessionId_fkey was bypassed (session_replication_role = replica?)",
@@ -185,7 +186,7 @@ def _mappings(connection: Connection, web_url: str) -> list[CheckResult]:
             "GitHubRepoMapping",
             "no session has two mappings"
             if not doubled
-            else f"{doubled} sessions have more than one mapping",
+            else f"{plural(doubled, 'session')} {_have(doubled)} more than one mapping",
             expected=_figure(0),
             found=_figure(doubled),
             hint="GitHubRepoMapping_labSessionId_key is missing or was bypassed",
@@ -196,7 +197,7 @@ def _mappings(connection: Connection, web_url: str) -> list[CheckResult]:
             "GitHubRepoMapping",
             links.unmapped,
             "every session has a repository mapping",
-            f"{links.unmapped} sessions have no repository mapping",
+            f"{plural(links.unmapped, 'session')} {_have(links.unmapped)} no repository mapping",
             "`forgea backfill repo-mappings` (invalid, duplicate and lab-template URLs stay unmapped "
             "and are listed there)",
         ),
@@ -239,7 +240,7 @@ def _canonical_urls(connection: Connection, web_url: str) -> CheckResult:
         False,
         "data.mapping.canonical_url",
         "GitHubRepoMapping.canonicalUrl",
-        f"{len(wrong)} mappings have a canonicalUrl that is not canonical",
+        f"{plural(len(wrong), 'mapping')} {_have(len(wrong))} a canonicalUrl that is not canonical",
         expected=_figure(0),
         found=_figure(len(wrong), wrong[:EXAMPLES]),
         hint="rewrite them with the canonical form (`forgea mapping canonicalize URL`)",
@@ -289,3 +290,15 @@ def _logs_without_attempt(connection: Connection, revisions: AppliedRevisions) -
         hint="`forgea backfill verification-attempts` (new rows are mirrored by verificationlog_mirror)",
         otherwise=_backfill_gap(revisions),
     )
+
+
+def _have(count: int) -> str:
+    return "has" if count == 1 else "have"
+
+
+def _are(count: int) -> str:
+    return "is" if count == 1 else "are"
+
+
+def _name(count: int) -> str:
+    return "names" if count == 1 else "name"
