@@ -77,3 +77,12 @@ def test_the_remaining_rows_are_what_the_backfill_would_change(forgea, prisma_db
 def test_an_empty_database_starts_with_upgrade(forgea, empty_db):
     code, document = _status(forgea, empty_db)
     assert code == 1 and document["next"] == "forgea migrate upgrade"
+
+
+def test_loading_the_checklist_never_shadows_a_rollout_verb(forgea, migrated_db):
+    """A submodule named like a package verb replaces it once imported (`rollout.status`)."""
+    import forgea_cli.services.rollout as rollout
+
+    assert forgea("rollout", "status", "--no-verify", url=migrated_db).exit_code in (0, 1)
+    assert callable(rollout.status) and callable(rollout.rollout_status)
+    assert forgea("migrate", "status", url=migrated_db).exit_code == 0

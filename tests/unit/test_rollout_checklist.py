@@ -1,8 +1,8 @@
-"""`forgea rollout status`'s checklist, judged from facts alone (services/rollout/status.py is pure)."""
+"""`forgea rollout status`'s checklist, judged from facts alone (services/rollout/checklist.py is pure)."""
 
 from __future__ import annotations
 
-from forgea_cli.services.rollout.status import RolloutFacts, VerifySummary, checklist
+from forgea_cli.services.rollout.checklist import RolloutFacts, VerifySummary, checklist
 
 REVISIONS = (
     "0001_baseline",

@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from dataclasses import dataclass
 
 import typer
 from typer.core import TyperCommand, TyperGroup
 
 
-@dataclass(frozen=True)
 class GroupSpec:
-    help: str
-    modules: tuple[str, ...]  # the first defines `app`; the others add commands to it
+    """A group's help, and its modules: the first defines `app`; the others add commands to it.
+    (Plain classes here, not dataclasses: this module loads on every start, a dataclass costs ~1 ms.)"""
+
+    __slots__ = ("help", "modules")
+
+    def __init__(self, help: str, modules: tuple[str, ...]) -> None:
+        self.help, self.modules = help, modules
 
 
 GROUPS: dict[str, GroupSpec] = {
@@ -64,11 +67,13 @@ GROUPS: dict[str, GroupSpec] = {
 }
 
 
-@dataclass(frozen=True)
 class CommandSpec:
-    help: str  # what `forgea --help` lists: the first line of the command's docstring
-    module: str
-    function: str
+    """A root command: what `forgea --help` lists (the first line of its docstring), where it lives."""
+
+    __slots__ = ("function", "help", "module")
+
+    def __init__(self, help: str, module: str, function: str) -> None:
+        self.help, self.module, self.function = help, module, function
 
 
 # Commands of the root itself, imported (like the groups) only when they run or show their help.

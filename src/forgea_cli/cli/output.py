@@ -16,8 +16,6 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import sys
 from collections.abc import Iterable, Sequence
 from enum import StrEnum
@@ -25,8 +23,17 @@ from typing import Any
 
 import typer
 
-from forgea_cli.documents import plural as plural  # the one plural helper (pure: services use it too)
 from forgea_cli.redaction import redact_credentials
+
+# json, csv and forgea_cli.documents are imported where they are used: every command's --help loads
+# this module and needs none of them (bench/startup.py).
+
+
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """The one plural helper (``forgea_cli.documents.plural``: pure, services use it too)."""
+    from forgea_cli.documents import plural as plural_of
+
+    return plural_of(count, singular, plural_form)
 
 
 class Format(StrEnum):
@@ -52,6 +59,8 @@ def _escaped(text: Any) -> str:
 
 
 def json_text(document: Any) -> str:
+    import json
+
     from forgea_cli.documents import jsonable
 
     return json.dumps(jsonable(document, text=redact_credentials), indent=2) + "\n"
@@ -141,6 +150,8 @@ def delimited(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, kind: Fo
     (for `cut -f1`, `while read`). Neither ever shortens a value; tabs and newlines inside a plain
     value become spaces."""
     if kind is Format.csv:
+        import csv
+
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow(columns)
         writer.writerows([redact_credentials(_cell(v)) for v in row] for row in rows)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         run_all,
     )
     from forgea_cli.services.rollout.batching import BackfillInterrupted, BackfillReport
+    from forgea_cli.services.rollout.checklist import RolloutStatus, rollout_status
     from forgea_cli.services.rollout.migrations import (
         BASELINE,
         LockRetry,
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
         upgrade_preview,
         upgrade_sql,
     )
-    from forgea_cli.services.rollout.status import RolloutStatus, rollout_status
     from forgea_cli.services.rollout.throttle import BackfillStopped, ThrottleOptions
 
 _HOMES = {
@@ -70,7 +70,8 @@ _HOMES = {
         ),
         "migrations",
     ),
-    **dict.fromkeys(("RolloutStatus", "rollout_status"), "status"),
+    # not `status`: that name is the revision verb above (a submodule would shadow it once imported)
+    **dict.fromkeys(("RolloutStatus", "rollout_status"), "checklist"),
     **dict.fromkeys(("BackfillStopped", "ThrottleOptions"), "throttle"),
 }
 __all__ = [
