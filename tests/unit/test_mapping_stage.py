@@ -73,10 +73,10 @@ def test_problem_record_masks_credentials_and_names_the_winner() -> None:
 
 def test_canonicalize_urls_masks_inputs() -> None:
     accepted, rejected = canonicalize_urls(["https://x:ghp_abc@github.com/O/R.git", "https://gitlab.com/o/r"])
-    assert accepted["canonical_url"] == "https://github.com/o/r"
+    assert accepted["canonicalUrl"] == "https://github.com/o/r"
     assert (accepted["owner"], accepted["name"]) == ("O", "R")
     assert "ghp_abc" not in accepted["input"]
-    assert rejected["canonical_url"] is None and rejected["reason"] == "NOT_GITHUB"
+    assert rejected["canonicalUrl"] is None and rejected["reason"] == "NOT_GITHUB"
 
 
 # -- the fast path of urls.py gives the general parser's answer whenever it answers -------------------
