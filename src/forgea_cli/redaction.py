@@ -7,7 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 _MASK = "***"
 _SECRET_KEYS = frozenset({"password", "token", "secret", "apikey", "accesstoken", "refreshtoken", "idtoken"})
-_PASSWORD_IN_DSN = re.compile(r"(password\s*=\s*)(\S+)", re.IGNORECASE)
+_PASSWORD_IN_DSN = re.compile(r"(password\s*=\s*)([^\s&#]+)", re.IGNORECASE)
 
 
 def mask_url(url: str) -> str:
@@ -50,6 +50,8 @@ def scrub_text(text: str, secrets: list[str]) -> str:
 _PASSWORD_IN_URL = re.compile(r"([a-zA-Z][\w+.-]*://[^:/@\s]*:)([^@\s]+)(@)")
 # A token alone as the user of a web URL (https://ghp_…@github.com/o/r); `git@` is SSH's, not a secret.
 _TOKEN_IN_WEB_URL = re.compile(r"(https?://)(?!git@)([^:/@\s]+)(@)", re.IGNORECASE)
+# A query parameter of a URL whose name looks like a secret (?access_token=…, &password=…).
+_QUERY_PARAMETER = re.compile(r"([?&])([A-Za-z0-9_.-]+)=([^&#\s]+)")
 
 
 def redact_credentials(text: str) -> str:
@@ -57,11 +59,15 @@ def redact_credentials(text: str) -> str:
 
     ``scheme://user:password@host`` keeps its user and masks the password; a web URL whose user
     part is a token (``https://TOKEN@github.com/…``) masks it (``git@`` stays: it is SSH's user);
-    a ``password=…`` pair of a libpq string is masked. Everything else of the URL is kept, so the
-    same URL reads the same in every command. Applied by ``cli.output`` to every message, table
-    cell and JSON string, and by ``cli.errors`` to error messages."""
+    a query parameter named like a secret (``?access_token=…``, as ``is_secret_key`` judges audit
+    keys) and a ``password=…`` pair of a libpq string are masked. Everything else of the URL is
+    kept, so the same URL reads the same in every command. Applied by ``cli.output`` to every
+    message, table cell and JSON string, and by ``cli.errors`` to error messages."""
     text = _PASSWORD_IN_URL.sub(rf"\g<1>{_MASK}\g<3>", text)
     text = _TOKEN_IN_WEB_URL.sub(rf"\g<1>{_MASK}\g<3>", text)
+    text = _QUERY_PARAMETER.sub(
+        lambda m: f"{m.group(1)}{m.group(2)}={_MASK}" if is_secret_key(m.group(2)) else m.group(), text
+    )
     return _PASSWORD_IN_DSN.sub(rf"\g<1>{_MASK}", text)
 
 

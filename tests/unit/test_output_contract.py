@@ -80,6 +80,14 @@ def test_emit_json_renders_to_json_results_once_with_redaction(capsys):
         ("ssh://git@github.com/Ada/x", "ssh://git@github.com/Ada/x"),
         ("https://github.com/Ada/x?tab=1", "https://github.com/Ada/x?tab=1"),
         ("host=db password=hunter2 user=ops", "host=db password=*** user=ops"),
+        (
+            "https://github.com/Ada/x?access_token=ghp_x&tab=1",
+            "https://github.com/Ada/x?access_token=***&tab=1",
+        ),
+        (
+            "postgresql://ops@db/f?password=pw&sslmode=require",
+            "postgresql://ops@db/f?password=***&sslmode=require",
+        ),
     ],
 )
 def test_one_redaction_rule_for_credentials_in_urls(text, shown):
