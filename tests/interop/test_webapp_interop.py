@@ -153,22 +153,22 @@ def test_runbook_rollout_on_the_real_database(rolled_out, corpus):
         name: b["changed"] for name, b in backfills.items()
     }
     # Two labs (the seed's, the writers'), four sessions (seed, pushed, its duplicate, verified).
-    assert backfills["lab-versions"]["versions_created"] == 2
-    assert backfills["lab-versions"]["sessions_linked"] == 4
+    assert backfills["lab-versions"]["versionsCreated"] == 2
+    assert backfills["lab-versions"]["sessionsLinked"] == 4
     assert backfills["completed-at"]["changed"] == 1  # the "pre" VERIFIED_PASS session
     assert backfills["verification-attempts"]["changed"] == 1  # its VerificationLog row
     mappings = backfills["repo-mappings"]
-    assert mappings["changed"] == 3 and mappings["template_url"] == 1
+    assert mappings["changed"] == 3 and mappings["templateUrl"] == 1
     [problem] = mappings["problems"]
     assert problem["problem"] == "TEMPLATE_URL" and problem["url"] == SEED_FORK_URL
 
     # The web app let ada have two active sessions on the seed lab; the older one is deferred.
     planned_deferral = steps["backfill resolve-duplicates --dry-run --json"].json()
-    assert planned_deferral["sessions_to_defer"] == 1
+    assert planned_deferral["sessionsToDefer"] == 1
     resolved = steps["backfill resolve-duplicates --json"].json()
     assert resolved["deferred"] == [pre["duplicate"]["ok"]]
     [group] = resolved["groups"]
-    assert group["keep"] == pre["sessions"]["pushed"] and group["user_id"] == pre["users"]["ada"]
+    assert group["keep"] == pre["sessions"]["pushed"] and group["userId"] == pre["users"]["ada"]
 
     assert steps["migrate status --check --json"].json()["atHead"] is True
     verify = steps["verify-constraints --json"].json()
@@ -261,7 +261,7 @@ def test_webapp_code_after_the_rollout(rolled_out, webapp, clone, cli):
 
     passed = cli("mapping", "lookup", "--url", verified_url, "--json", url=url)
     assert passed.exit_code == 3, passed.describe()  # rule 3 is among active sessions only
-    assert passed.json()["matched"] is False and passed.json()["session"] is None
+    assert passed.json()["result"]["matched"] is False and passed.json()["result"]["session"] is None
 
     respelled = cli(
         "mapping", "lookup", "--url", pre["forkUrls"]["pushed"].upper() + ".git/", "--json", url=url
@@ -274,8 +274,8 @@ def test_webapp_code_after_the_rollout(rolled_out, webapp, clone, cli):
 
     template = cli("mapping", "lookup", "--url", SEED_FORK_URL, "--json", url=url)
     assert template.exit_code == 3, template.describe()
-    assert template.json()["session"] is None  # a lab's template is never a student's repository
-    assert template.json()["template"]["labId"] == seed["lab"]
+    assert template.json()["result"]["session"] is None  # a lab's template is never a student's repository
+    assert template.json()["result"]["template"]["labId"] == seed["lab"]
 
     # Rerunning the mapping backfill picks up the web app's new sessions.
     rerun = cli("backfill", "repo-mappings", "--json", url=url)
