@@ -97,3 +97,10 @@ def test_healthy_gauges_cost_no_pause():
     )
     assert throttle.between_batches(100, 0.5) > 0
     assert said == [] and clock.sleeps == []
+
+
+def test_a_fixed_pause_is_slept_on_top_of_the_nice_ratio():
+    clock = Clock()
+    throttle = Throttle(BatchSizer(100), [], nice=1.0, pause=0.2, sleep=clock.sleep, clock=clock)
+    throttle.between_batches(100, 0.5)
+    assert clock.sleeps == [0.7]

@@ -41,6 +41,8 @@ def describe(report) -> str:
 
 
 def _options(ctx: typer.Context, dry_run: bool, batch_size: int, pause: float, throttle, show: int = 0):
+    from dataclasses import replace
+
     from forgea_cli.errors import InvalidInput
     from forgea_cli.services.rollout import BackfillOptions
 
@@ -51,9 +53,8 @@ def _options(ctx: typer.Context, dry_run: bool, batch_size: int, pause: float, t
         batch_size=batch_size,
         dry_run=dry_run,
         progress=for_terminal(),
-        pause=pause,
         web_host=runtime(ctx).settings.github_web_url,
-        throttle=throttle,
+        throttle=replace(throttle, pause=pause),  # the fixed --pause rides with the nice ratio
         notify=lambda message: output.say(message),
     )
 

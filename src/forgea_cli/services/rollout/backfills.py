@@ -26,7 +26,6 @@ class BackfillOptions:
     batch_size: int = DEFAULT_BATCH_SIZE  # the first batch; later ones adapt to throttle.batch_time
     dry_run: bool = False
     progress: Progress | None = None
-    pause: float = 0.0  # fixed seconds between batches, on top of the nice ratio
     web_host: str = "github.com"  # the GitHub web host repo URLs must name (FORGEA_GITHUB_WEB_URL)
     throttle: ThrottleOptions = field(default_factory=ThrottleOptions)
     notify: Callable[[str], None] = lambda message: None  # why the backfill pauses or resumes
@@ -56,7 +55,6 @@ def _run_keyset(uow: UnitOfWorkFactory, job: KeysetJob, options: BackfillOptions
         batch_size=options.batch_size,
         dry_run=options.dry_run,
         progress=options.progress,
-        pause=options.pause,
         throttle=options.throttle,
         notify=options.notify,
     )

@@ -81,11 +81,10 @@ def run_keyset(
     batch_size: int,
     dry_run: bool,
     progress: Progress | None = None,
-    pause: float = 0.0,
     throttle: ThrottleOptions = ThrottleOptions(),
     notify: Callable[[str], None] = lambda message: None,
 ) -> BackfillReport:
-    """Batches sized to ``throttle.batch_time``, slept by its nice ratio (plus a fixed ``pause``), and
+    """Batches sized to ``throttle.batch_time``, slept by its nice ratio (plus its fixed pause), and
     held while the primary is unhealthy; stops cleanly at a batch boundary past a critical level."""
     progress = progress or NoProgress()
     report = BackfillReport(job.name, dry_run)
@@ -97,7 +96,7 @@ def run_keyset(
             report.changed = report.pending if dry_run else 0
             return report
         with throttled(uow, work, batch_size, throttle, notify) as control:
-            _batches(work, job, control, report, progress, pause)
+            _batches(work, job, control, report, progress)
     return report
 
 
@@ -117,6 +116,7 @@ def throttled(
             health_gauges(health, waiters, options),
             nice=options.nice,
             max_pause=options.max_pause,
+            pause=options.pause,
             notify=notify,
         )
 
@@ -127,7 +127,6 @@ def _batches(
     control: Throttle,
     report: BackfillReport,
     progress: Progress,
-    pause: float,
 ) -> None:
     progress.start(job.name, report.pending)
     low, size = None, control.sizer.size
@@ -141,8 +140,6 @@ def _batches(
             report.batches += 1
             progress.advance(changed)
             low = high
-            if pause:
-                time.sleep(pause)
             size = control.between_batches(max(changed, 1), worked)
     except BackfillStopped as stopped:
         stopped.report = report

@@ -111,6 +111,7 @@ class ThrottleOptions:
     max_batch_size: int = DEFAULT_MAX_BATCH_SIZE
     nice: float = DEFAULT_NICE
     max_pause: float = DEFAULT_MAX_PAUSE
+    pause: float = 0.0  # fixed seconds slept between batches, on top of the nice ratio (--pause)
     max_lag: float = DEFAULT_MAX_LAG
     critical_lag: float = DEFAULT_CRITICAL_LAG
     max_active: int = DEFAULT_MAX_ACTIVE
@@ -151,6 +152,7 @@ class Throttle:
     indicators: list[Indicator]
     nice: float = DEFAULT_NICE
     max_pause: float = DEFAULT_MAX_PAUSE
+    pause: float = 0.0
     notify: Callable[[str], None] = lambda message: None
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
@@ -159,8 +161,8 @@ class Throttle:
 
     def between_batches(self, rows: int, seconds: float) -> int:
         """The size of the next batch, once it is healthy to run it; raises BackfillStopped."""
-        if self.nice > 0:
-            self._sleep(self.nice * seconds)
+        if self.nice > 0 or self.pause > 0:
+            self._sleep(self.pause + self.nice * seconds)
         self._wait_until_healthy()
         return self.sizer.after(rows, seconds)
 
