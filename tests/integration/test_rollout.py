@@ -65,7 +65,7 @@ def test_contract_refuses_before_the_backfills_and_changes_nothing(prisma_db):
     with pytest.raises(DataNotReady) as refusal:
         upgrade_to(prisma_db)
     message = refusal.value.message
-    assert "1000 sessions have no labVersionId: run `forgea backfill lab-versions`" in message
+    assert "1,000 sessions have no labVersionId: run `forgea backfill lab-versions`" in message
     assert "run `forgea backfill completed-at`" in message
     assert "run `forgea backfill resolve-duplicates`" in message
     with psycopg.connect(libpq(prisma_db)) as conn:

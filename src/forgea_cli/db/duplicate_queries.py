@@ -7,17 +7,23 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, text
 
+from forgea_cli.db.statuses import ACTIVE_SQL
+
+# The one definition of "a student with more than one active session for a lab" (what the
+# contract's unique index forbids): one row per (student, lab), counted by the contract's refusal,
+# verify's data check and rollout status, expanded here into the sessions to defer.
+ACTIVE_DUPLICATE_GROUPS = f"""SELECT "userId", "labId" FROM "LabSession" WHERE "status" IN {ACTIVE_SQL}
+    GROUP BY "userId", "labId" HAVING count(*) > 1"""
+COUNT_ACTIVE_DUPLICATES = f"SELECT count(*) FROM ({ACTIVE_DUPLICATE_GROUPS}) d"
+
 # Most recently active first; startedAt then id break ties so the choice is deterministic.
 _RANKED_ACTIVE = text(
-    """
+    f"""
     SELECT "userId", "labId", "id", "status", "lastActivityAt",
            row_number() OVER (PARTITION BY "userId", "labId"
                               ORDER BY "lastActivityAt" DESC, "startedAt" DESC, "id" DESC) AS rank
     FROM "LabSession"
-    WHERE "status" IN ('IN_PROGRESS', 'STUCK')
-      AND ("userId", "labId") IN (SELECT "userId", "labId" FROM "LabSession"
-                                  WHERE "status" IN ('IN_PROGRESS', 'STUCK')
-                                  GROUP BY "userId", "labId" HAVING count(*) > 1)
+    WHERE "status" IN {ACTIVE_SQL} AND ("userId", "labId") IN ({ACTIVE_DUPLICATE_GROUPS})
     ORDER BY "userId", "labId", rank
     """
 )

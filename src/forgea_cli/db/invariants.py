@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, text
 
+from forgea_cli.db.duplicate_queries import ACTIVE_DUPLICATE_GROUPS
 from forgea_cli.db.idempotency_keys import STUCK_SQL
-from forgea_cli.db.statuses import ACTIVE_SQL
 from forgea_cli.urls import RESERVED_FIRST_SEGMENTS, canonical_repo_url
 
 EXAMPLES = 5
@@ -45,9 +45,7 @@ def _figure(connection: Connection, rows_sql: str, params: dict[str, Any] | None
 
 
 def active_duplicates(connection: Connection) -> Figure:
-    groups = f"""SELECT "userId" || '/' || "labId" FROM "LabSession" WHERE status IN {ACTIVE_SQL}
-                 GROUP BY "userId", "labId" HAVING count(*) > 1"""
-    return _figure(connection, groups)
+    return _figure(connection, f"""SELECT "userId" || '/' || "labId" FROM ({ACTIVE_DUPLICATE_GROUPS}) d""")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
-_EXISTS = text("SELECT to_regclass('public.\"_prisma_migrations\"') IS NOT NULL")
+PRISMA_MIGRATIONS_EXIST = """SELECT to_regclass('public."_prisma_migrations"') IS NOT NULL"""
+_EXISTS = text(PRISMA_MIGRATIONS_EXIST)
 _ROWS = text(
     "SELECT migration_name, finished_at IS NOT NULL AND rolled_back_at IS NULL AS done "
     'FROM "_prisma_migrations" ORDER BY started_at, migration_name'

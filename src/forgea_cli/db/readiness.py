@@ -16,23 +16,24 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
+from forgea_cli.db.duplicate_queries import COUNT_ACTIVE_DUPLICATES
+from forgea_cli.db.prisma_bookkeeping import PRISMA_MIGRATIONS_EXIST
+from forgea_cli.documents import plural
 from forgea_cli.errors import DataNotReady, ForgeaError, OperationFailed
 
 BASELINE = "0001_baseline"
 CONTRACT_CHECKS = "0006_f6_contract_checks"
 CONTRACT_ACTIVE_SESSION = "0008_f6_contract_active_session"
 
-PRISMA_BUILT = """SELECT to_regclass('"_prisma_migrations"') IS NOT NULL"""
+PRISMA_BUILT = PRISMA_MIGRATIONS_EXIST
 PRISMA_REFUSAL = (
     "this database was built by Prisma: adopt it with `forgea migrate adopt` instead of upgrading "
     "through the baseline"
 )
 
-ACTIVE_DUPLICATES = """SELECT count(*) FROM (
-    SELECT 1 FROM "LabSession" WHERE "status" IN ('IN_PROGRESS', 'STUCK')
-    GROUP BY "userId", "labId" HAVING count(*) > 1) d"""
+ACTIVE_DUPLICATES = COUNT_ACTIVE_DUPLICATES
 DUPLICATES_MESSAGE = (
-    "{n} students have more than one active session for a lab: run `forgea backfill resolve-duplicates`"
+    "{students} more than one active session for a lab: run `forgea backfill resolve-duplicates`"
 )
 
 
@@ -50,14 +51,14 @@ class Check:
 CONTRACT = (
     Check(
         'SELECT count(*) FROM "LabSession" WHERE "labVersionId" IS NULL',
-        "{n} sessions have no labVersionId: run `forgea backfill lab-versions`",
+        "{sessions} no labVersionId: run `forgea backfill lab-versions`",
         column="labVersionId",
         before_expand='SELECT count(*) FROM "LabSession"',
     ),
     Check(
         """SELECT count(*) FROM "LabSession"
            WHERE ("completedAt" IS NOT NULL) <> ("status" = 'VERIFIED_PASS')""",
-        "{n} sessions have completedAt out of step with VERIFIED_PASS: run `forgea backfill completed-at`",
+        "{sessions} completedAt out of step with VERIFIED_PASS: run `forgea backfill completed-at`",
         column="completedAt",
         before_expand="""SELECT count(*) FROM "LabSession" WHERE "status" = 'VERIFIED_PASS'""",
     ),
@@ -88,8 +89,14 @@ def _problems(connection: Connection, checks: tuple[Check, ...]) -> list[str]:
             query = check.before_expand or query
         count = connection.execute(text(query)).scalar()
         if count:
-            problems.append(check.message.format(n=count))
+            problems.append(check.message.format(**_subjects(count)))
     return problems
+
+
+def _subjects(count: int) -> dict[str, str]:
+    """``1 session has`` / ``2 sessions have``: the subject of a refusal, plural right."""
+    verb = "has" if count == 1 else "have"
+    return {noun + "s": f"{plural(count, noun)} {verb}" for noun in ("session", "student")}
 
 
 def refuse_prisma_database(connection: Connection) -> None:

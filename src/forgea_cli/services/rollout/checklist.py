@@ -17,7 +17,7 @@ from forgea_cli.documents import plural
 from forgea_cli.errors import Conflict
 from forgea_cli.services.rollout import migrations
 
-EXPAND = "0005_f6_session_indexes"
+EXPAND = migrations.EXPAND  # the runbook's expand (services/rollout/migrations.py)
 KEYSET_BACKFILLS = tuple(measures.KEYSET_BACKFILLS)  # lab-versions, completed-at, verification-attempts
 
 DONE, TODO, BLOCKED = "done", "todo", "blocked"
