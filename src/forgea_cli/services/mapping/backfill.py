@@ -20,7 +20,6 @@ unmapped and plans again, so it is resumable and idempotent. Existing mappings a
 from __future__ import annotations
 
 import csv
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -31,9 +30,9 @@ from forgea_cli.db.uow import UnitOfWork, UnitOfWorkFactory
 from forgea_cli.errors import InvalidInput
 from forgea_cli.progress import NoProgress, Progress
 from forgea_cli.services.mapping import templates as lab_templates
-from forgea_cli.services.rollout.batching import BackfillInterrupted, BackfillReport, throttled
+from forgea_cli.services.rollout.batching import BackfillReport, batches_of, committed_batch, throttled
 from forgea_cli.services.rollout.migrations import require_expanded
-from forgea_cli.services.rollout.throttle import BackfillStopped, Throttle, ThrottleOptions
+from forgea_cli.services.rollout.throttle import Throttle, ThrottleOptions
 from forgea_cli.urls import DEFAULT_WEB_HOST, RepoUrlRejected, parse_repo_url, redact_url
 
 NAME = "repo-mappings"
@@ -149,13 +148,12 @@ def _write_plan(
     report: BackfillReport,
 ) -> None:
     lost, low, size = 0, 0, control.sizer.size
-    progress.start("repo mappings: writing", counts.to_map)
-    try:
+    with batches_of(control, report, progress, "repo mappings: writing", counts.to_map):
         while low < counts.last_seq:
-            started = time.perf_counter()
-            planned, inserted = sql.insert_batch(writer.connection, low, low + size)
-            writer.commit()  # one transaction per batch; the temporary plan stays on the connection
-            worked = time.perf_counter() - started
+            # One transaction per batch; the temporary plan stays on the connection.
+            (planned, inserted), worked = committed_batch(
+                writer, sql.insert_batch, writer.connection, low, low + size
+            )
             low += size
             if planned:
                 report.batches += 1
@@ -163,14 +161,6 @@ def _write_plan(
                 lost += planned - inserted
                 progress.advance(planned)
             size = control.between_batches(max(planned, 1), worked)
-    except BackfillStopped as stopped:
-        stopped.report = report
-        raise
-    except KeyboardInterrupt as interrupt:
-        raise BackfillInterrupted(report) from interrupt
-    finally:
-        report.details["throttle"] = control.summary()
-        progress.finish()
     # A session or URL mapped by someone else (e.g. `session create`) between plan and write.
     report.details["lost_to_concurrent_writers"] = lost
 

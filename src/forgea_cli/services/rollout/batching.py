@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from forgea_cli.db import keyset
 from forgea_cli.db.health import HealthMonitor, WaitersWatch, backend_pid
@@ -26,6 +26,8 @@ from forgea_cli.services.rollout.throttle import (
     ThrottleOptions,
     health_gauges,
 )
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -128,19 +130,26 @@ def _batches(
     report: BackfillReport,
     progress: Progress,
 ) -> None:
-    progress.start(job.name, report.pending)
     low, size = None, control.sizer.size
-    try:
+    with batches_of(control, report, progress, job.name, report.pending):
         while (high := keyset.next_high(work.connection, job, low, size)) is not None:
-            started = time.perf_counter()
-            changed = job.apply(work.connection, low, high)
-            work.commit()
-            worked = time.perf_counter() - started
+            changed, worked = committed_batch(work, job.apply, work.connection, low, high)
             report.changed += changed
             report.batches += 1
             progress.advance(changed)
             low = high
             size = control.between_batches(max(changed, 1), worked)
+
+
+@contextmanager
+def batches_of(
+    control: Throttle, report: BackfillReport, progress: Progress, title: str, total: int | None
+) -> Iterator[None]:
+    """The frame of every backfill's write loop: progress, the throttle's summary in the report, and
+    a stop or a Ctrl-C carrying what was committed (a rerun resumes from there)."""
+    progress.start(title, total)
+    try:
+        yield
     except BackfillStopped as stopped:
         stopped.report = report
         raise
@@ -149,3 +158,11 @@ def _batches(
     finally:
         report.details["throttle"] = control.summary()
         progress.finish()
+
+
+def committed_batch(work: UnitOfWork, apply: Callable[..., T], *args: Any) -> tuple[T, float]:
+    """One batch in its own transaction: what ``apply(*args)`` returned, and the seconds it took."""
+    started = time.perf_counter()
+    result = apply(*args)
+    work.commit()
+    return result, time.perf_counter() - started
