@@ -61,6 +61,22 @@ class DeliveryResult:
     previously: dict[str, Any] | None = None  # duplicates: what the ledger holds
     error: str | None = None  # a conflict that refused this delivery (nothing written)
 
+    @classmethod
+    def of(
+        cls, delivery: SavedDelivery, signature: SignatureStatus, *, dry_run: bool, error: str | None = None
+    ) -> DeliveryResult:
+        """The result of ``delivery`` before anything is known of what it did."""
+        return cls(
+            source=delivery.source,
+            delivery_id=delivery.delivery_id,
+            event=delivery.event,
+            action=delivery.action,
+            form=str(delivery.form),
+            signature=str(signature),
+            dry_run=dry_run,
+            error=error,
+        )
+
     @property
     def applied(self) -> bool:
         return self.outcome is not None and not self.duplicate and self.error is None
@@ -114,15 +130,7 @@ def apply_delivery(
     web_host: str = DEFAULT_WEB_HOST,
     dry_run: bool = False,
 ) -> DeliveryResult:
-    result = DeliveryResult(
-        source=delivery.source,
-        delivery_id=delivery.delivery_id,
-        event=delivery.event,
-        action=delivery.action,
-        form=str(delivery.form),
-        signature=str(signature),
-        dry_run=dry_run,
-    )
+    result = DeliveryResult.of(delivery, signature, dry_run=dry_run)
     context = _Context(delivery, actor_id, web_host)
     with uow() as work:
         existing = q.recorded(work.connection, delivery.delivery_id)

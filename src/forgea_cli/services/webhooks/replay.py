@@ -84,15 +84,6 @@ def replay_files(uow: UnitOfWorkFactory, request: ReplayRequest) -> ReplayReport
                 dry_run=request.dry_run,
             )
         except Conflict as refusal:
-            result = DeliveryResult(
-                source=delivery.source,
-                delivery_id=delivery.delivery_id,
-                event=delivery.event,
-                action=delivery.action,
-                form=str(delivery.form),
-                signature=str(signature),
-                dry_run=request.dry_run,
-                error=refusal.message,
-            )
+            result = DeliveryResult.of(delivery, signature, dry_run=request.dry_run, error=refusal.message)
         report.results.append(result)
     return report
