@@ -158,6 +158,14 @@ def copy_database(server: BenchServer, source: str, name: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
 
 
+def settle(server: BenchServer, dbname: str) -> None:
+    """Vacuumed and checkpointed, so neither autovacuum of the fresh tables nor a checkpoint lands
+    in one window and not the other: the writers' baseline is the steady state."""
+    with psycopg.connect(server.dsn(dbname), autocommit=True) as conn:
+        conn.execute("VACUUM (ANALYZE)")
+        conn.execute("CHECKPOINT")
+
+
 def migration_behind_a_reader(server: BenchServer, dbname: str, writers: Writers) -> tuple[Latencies, int]:
     """Expand (ADD COLUMN on LabSession needs ACCESS EXCLUSIVE) while a reader holds ACCESS SHARE."""
     started = time.time()
@@ -197,7 +205,7 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=200_000)
     parser.add_argument("--rate", type=int, default=150, help="writer transactions per second")
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--alone-seconds", type=float, default=20.0)
+    parser.add_argument("--alone-seconds", type=float, default=30.0)
     args = parser.parse_args()
     from forgea_cli.db.embedded import start_standby, stop_standby
 
@@ -212,6 +220,8 @@ def main() -> int:
             during_migration, retries = migration_behind_a_reader(server, name, writers)
             writers.stop()
             copy_database(server, name, copy)
+            settle(server, name)
+            settle(server, copy)
             writers = Writers(server, name, args.sessions, args.clients, args.rate)
             writers.start()
             started = time.time()

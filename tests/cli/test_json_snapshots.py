@@ -36,7 +36,7 @@ AWARE_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[
 OTHER_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?")
 SHORT_ID = re.compile(r"(forgea-[a-z0-9-]*?-)[0-9a-f]{8}\b")
 # Measured, not decided: how long things took, where the embedded server lives, its process.
-VOLATILE = {"seconds", "sleptSeconds", "batchSize", "pid", "pgdata", "socketDir", "lagSeconds"}
+VOLATILE = {"seconds", "sleptSeconds", "batchSize", "batchTime", "pid", "pgdata", "socketDir", "lagSeconds"}
 
 
 class Snapshots:

@@ -15,7 +15,7 @@ from forgea_cli.cli.runtime import runtime
 
 app = command_group("backfill")
 
-DEFAULT_BATCH = 5000
+DEFAULT_BATCH = 1000
 
 Show = Annotated[
     int,

@@ -77,7 +77,13 @@ Pause = Annotated[
 # The backfill throttle (DESIGN §10); defaults in services/rollout/throttle.py, documented in the runbook.
 BatchTime = Annotated[
     float,
-    typer.Option("--batch-time", min=0.01, max=60.0, help="Target seconds per batch; the size adapts to it."),
+    typer.Option(
+        "--batch-time",
+        min=0.01,
+        max=60.0,
+        help="Target seconds per batch (reached from 0.02 s while no session waits on the batches' locks; "
+        "halved when one does); the size adapts to it.",
+    ),
 ]
 MaxBatchSize = Annotated[
     int, typer.Option("--max-batch-size", min=1, max=1_000_000, help="Cap on the adapted batch size.")

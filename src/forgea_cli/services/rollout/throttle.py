@@ -26,6 +26,12 @@ CRITICAL_ACTIVE_FACTOR = 4  # stop when active connections reach this many times
 DEFAULT_MAX_WAITERS = 0  # any web-app session waiting on the backfill's locks pauses it
 DEFAULT_MAX_PAUSE = 300.0
 POLL_SECONDS = 1.0
+# A run starts aiming at this floor and earns --batch-time: each batch that made nobody wait adds
+# this share of it; a batch that web-app sessions queued behind halves the aim (AIMD, TCP's slow
+# start and backoff: a batch holding row locks for 0.5 s stalls every writer touching one of its rows
+# for up to 0.5 s, so the first batches must not be the big ones).
+MIN_BATCH_TIME = 0.02
+RECOVERY_SHARE = 0.02
 
 
 class BackfillStopped(OperationFailed):
@@ -41,22 +47,33 @@ class BackfillStopped(OperationFailed):
 
 @dataclass
 class BatchSizer:
-    """The next batch size from the measured time of the last one, aiming at ``target`` seconds."""
+    """The next batch size from the measured time of the last one, aiming at ``target`` seconds, or
+    at less while batches make other sessions wait on their locks (`aim`)."""
 
     size: int
     target: float = DEFAULT_BATCH_TIME
     maximum: int = DEFAULT_MAX_BATCH_SIZE
     minimum: int = 1
     smoothing: float = 0.5  # how far to move toward the ideal size in one step
+    aim: float = field(init=False)  # the duration aimed at now: target, less under contention
 
     def __post_init__(self) -> None:
         self.size = max(self.minimum, min(self.size, self.maximum))
+        self.aim = self.floor
 
-    def after(self, rows: int, seconds: float) -> int:
+    @property
+    def floor(self) -> float:
+        return min(MIN_BATCH_TIME, self.target)
+
+    def after(self, rows: int, seconds: float, *, contended: bool = False) -> int:
+        if contended:
+            self.aim = max(self.floor, self.aim / 2)
+        else:
+            self.aim = min(self.target, self.aim + RECOVERY_SHARE * self.target)
         if rows <= 0 or seconds <= 0:
             return self.size
-        ideal = rows * self.target / seconds
-        moved = self.size + self.smoothing * (ideal - self.size)
+        ideal = rows * self.aim / seconds
+        moved = ideal if contended else self.size + self.smoothing * (ideal - self.size)
         # Never more than double or less than halve in one step: one odd batch must not swing it.
         bounded = min(max(moved, self.size / 2), self.size * 2)
         self.size = max(self.minimum, min(int(bounded), self.maximum))
@@ -70,6 +87,7 @@ class Reading:
     threshold: float
     critical: float
     unit: str = ""
+    contention: bool = False  # above its threshold, the batches were too long for the web app
 
     @property
     def above(self) -> bool:
@@ -100,9 +118,12 @@ class Gauge:
     threshold: float
     critical: float
     unit: str = ""
+    contention: bool = False
 
     def check(self) -> Reading:
-        return Reading(self.name, float(self.read()), self.threshold, self.critical, self.unit)
+        return Reading(
+            self.name, float(self.read()), self.threshold, self.critical, self.unit, self.contention
+        )
 
 
 @dataclass(frozen=True)
@@ -130,7 +151,13 @@ def health_gauges(health: Any, waiters: Any, options: ThrottleOptions) -> list[I
             options.max_active,
             options.critical_active or CRITICAL_ACTIVE_FACTOR * options.max_active,
         ),
-        Gauge("sessions waiting on the backfill's locks", waiters.take, options.max_waiters, float("inf")),
+        Gauge(
+            "sessions waiting on the backfill's locks",
+            waiters.take,
+            options.max_waiters,
+            float("inf"),
+            contention=True,
+        ),
     ]
 
 
@@ -163,18 +190,22 @@ class Throttle:
         """The size of the next batch, once it is healthy to run it; raises BackfillStopped."""
         if self.nice > 0 or self.pause > 0:
             self._sleep(self.pause + self.nice * seconds)
-        self._wait_until_healthy()
-        return self.sizer.after(rows, seconds)
+        first = self._wait_until_healthy()
+        contended = any(r.contention and r.above for r in first)
+        return self.sizer.after(rows, seconds, contended=contended)
 
     def _sleep(self, seconds: float) -> None:
         self.sleep(seconds)
         self.slept += seconds
 
-    def _wait_until_healthy(self) -> None:
+    def _wait_until_healthy(self) -> list[Reading]:
+        """Waits while any indicator is above its threshold; returns the first readings."""
         started: float | None = None
         reason = ""
+        first: list[Reading] | None = None
         while True:
             readings = [indicator.check() for indicator in self.indicators]
+            first = readings if first is None else first
             critical = [r for r in readings if r.critical_breached]
             if critical:
                 self._end_pause(started, reason, resuming=False)
@@ -188,7 +219,7 @@ class Throttle:
             above = [r for r in readings if r.above]
             if not above:
                 self._end_pause(started, reason)
-                return
+                return first
             now = self.clock()
             if started is None:
                 started, reason = now, "; ".join(r.describe() for r in above)
@@ -212,6 +243,7 @@ class Throttle:
     def summary(self) -> dict[str, Any]:
         return {
             "batch_size": self.sizer.size,
+            "batch_time": round(self.sizer.aim, 3),
             "slept_seconds": round(self.slept, 3),
             "pauses": [p.to_json() for p in self.pauses],
         }
