@@ -16,6 +16,7 @@ import psycopg
 
 from forgea_cli.cli.progress import LineProgress
 from tests.integration.rollout_support import adopt_and_expand, libpq, load_legacy
+from tests.processes import interruptible
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,7 +94,7 @@ def test_ctrl_c_during_a_backfill_says_what_was_committed_and_a_rerun_resumes(pr
     load_legacy(prisma_db, 3000)
     adopt_and_expand(prisma_db)
     command = [sys.executable, "-m", "forgea_cli", "backfill", "lab-versions", "--batch-size", "100"]
-    process = subprocess.Popen(
+    process = interruptible(
         [*command, "--max-batch-size", "100", "--pause", "0.05"],
         env=_env(prisma_db),
         stdout=subprocess.PIPE,
@@ -128,7 +129,7 @@ def test_ctrl_c_under_json_is_one_error_document_with_the_report(prisma_db):
     load_legacy(prisma_db, 3000)
     adopt_and_expand(prisma_db)
     command = [sys.executable, "-m", "forgea_cli", "backfill", "lab-versions", "--batch-size", "100"]
-    process = subprocess.Popen(
+    process = interruptible(
         [*command, "--max-batch-size", "100", "--pause", "0.05", "--json"],
         env=_env(prisma_db),
         stdout=subprocess.PIPE,

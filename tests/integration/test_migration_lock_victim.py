@@ -17,6 +17,7 @@ import pytest
 from forgea_cli.db import migrations
 from tests.conftest import migrate_to
 from tests.integration.rollout_support import libpq
+from tests.processes import interruptible
 
 EXPAND = "0002_f6_expand"
 
@@ -149,7 +150,7 @@ def test_sigint_while_waiting_for_the_lock_leaves_nothing_half_done(baseline_wit
     url, _ = baseline_with_a_session
     reader = LongReader(url)
     env = {**os.environ, "FORGEA_DATABASE_URL": url, "FORGEA_ACTOR": "test:sigint"}
-    process = subprocess.Popen(
+    process = interruptible(
         [sys.executable, "-m", "forgea_cli", "migrate", "upgrade", EXPAND, "--lock-timeout", "30s"],
         env=env,
         stderr=subprocess.PIPE,

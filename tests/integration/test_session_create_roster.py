@@ -11,6 +11,7 @@ from forgea_cli.errors import InvalidInput
 from forgea_cli.github.pacing import CreationPacer
 from forgea_cli.services.sessions import roster
 from tests.integration.session_create_support import CONFIG, cli_env, our_repos
+from tests.processes import interruptible
 
 pytest_plugins = ("tests.integration.session_create_fixtures",)
 
@@ -208,7 +209,7 @@ def test_ctrl_c_during_a_roster_stops_starting_rows_and_prints_what_happened(see
     command = [sys.executable, "-m", "forgea_cli", "session", "create", "--roster", str(path)]
     command += ["--lab", str(seeded.lab_id), "--workers", "1"]
     fake_github.latency_seconds = 0.3  # each row takes a few answers: Ctrl-C lands after the first
-    process = subprocess.Popen(
+    process = interruptible(
         command, env={**base, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     deadline = time.monotonic() + 60
