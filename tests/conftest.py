@@ -160,3 +160,25 @@ def forgea(tmp_path):
         return runner.invoke(app, list(args), env=full_env, input=input)
 
     return run
+
+
+# -- the CI log says whether the web app's own code and GitHub's descriptions were met -----------
+
+CHECKED_AGAINST_OTHERS = {
+    "tests/interop/": "interop (the web app's own Prisma code)",
+    "tests/contract/": "contract (@octokit/openapi, @octokit/graphql-schema)",
+}
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    for prefix, title in CHECKED_AGAINST_OTHERS.items():
+        counts: dict[str, int] = {}
+        for outcome in ("passed", "failed", "error", "skipped"):
+            for report in terminalreporter.stats.get(outcome, []):
+                if getattr(report, "nodeid", "").startswith(prefix) and report.when in ("call", "setup"):
+                    if outcome == "passed" and report.when != "call":
+                        continue
+                    counts[outcome] = counts.get(outcome, 0) + 1
+        if counts:
+            figures = ", ".join(f"{n} {outcome}" for outcome, n in counts.items())
+            terminalreporter.write_line(f"{title}: {figures}")
