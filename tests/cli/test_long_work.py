@@ -90,22 +90,31 @@ def test_off_a_terminal_a_backfill_prints_progress_lines_on_stderr(prisma_db):
     assert "done in" in lines[-1]
 
 
-def test_ctrl_c_during_a_backfill_says_what_was_committed_and_a_rerun_resumes(prisma_db):
-    load_legacy(prisma_db, 3000)
-    adopt_and_expand(prisma_db)
-    command = [sys.executable, "-m", "forgea_cli", "backfill", "lab-versions", "--batch-size", "100"]
+BACKFILL = [sys.executable, "-m", "forgea_cli", "backfill", "lab-versions", "--batch-size", "100"]
+
+
+def _interrupted_backfill(url: str, *flags: str, after_linked: int):
+    """3,000 legacy sessions; the backfill in small paced batches, Ctrl-C once ``after_linked`` are
+    linked. (process, stdout, stderr)."""
+    load_legacy(url, 3000)
+    adopt_and_expand(url)
     process = interruptible(
-        [*command, "--max-batch-size", "100", "--pause", "0.05"],
-        env=_env(prisma_db),
+        [*BACKFILL, "--max-batch-size", "100", "--pause", "0.05", *flags],
+        env=_env(url),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     deadline = time.monotonic() + 60
-    while _linked(prisma_db) < 500 and time.monotonic() < deadline and process.poll() is None:
+    while _linked(url) < after_linked and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.02)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
+    return process, stdout, stderr
+
+
+def test_ctrl_c_during_a_backfill_says_what_was_committed_and_a_rerun_resumes(prisma_db):
+    process, stdout, stderr = _interrupted_backfill(prisma_db, after_linked=500)
     assert process.returncode == 130, stderr
     match = re.search(
         r"error: interrupted: lab-versions \(sessions\) committed ([\d,]+) rows in ([\d,]+) batch(?:es)?; "
@@ -119,28 +128,14 @@ def test_ctrl_c_during_a_backfill_says_what_was_committed_and_a_rerun_resumes(pr
     assert "Traceback" not in stderr and stdout == ""
 
     rerun = subprocess.run(
-        [*command, "--json"], env=_env(prisma_db), capture_output=True, text=True, timeout=120
+        [*BACKFILL, "--json"], env=_env(prisma_db), capture_output=True, text=True, timeout=120
     )
     assert rerun.returncode == 0, rerun.stderr
     assert json.loads(rerun.stdout)["sessionsLinked"] == 3000 - committed
 
 
 def test_ctrl_c_under_json_is_one_error_document_with_the_report(prisma_db):
-    load_legacy(prisma_db, 3000)
-    adopt_and_expand(prisma_db)
-    command = [sys.executable, "-m", "forgea_cli", "backfill", "lab-versions", "--batch-size", "100"]
-    process = interruptible(
-        [*command, "--max-batch-size", "100", "--pause", "0.05", "--json"],
-        env=_env(prisma_db),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while _linked(prisma_db) < 300 and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.02)
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=60)
+    process, stdout, stderr = _interrupted_backfill(prisma_db, "--json", after_linked=300)
     assert process.returncode == 130, stderr
     document = json.loads(stdout)
     assert document["error"]["code"] == "INTERRUPTED" and document["error"]["exitCode"] == 130
