@@ -174,11 +174,12 @@ def pytest_terminal_summary(terminalreporter) -> None:
     for prefix, title in CHECKED_AGAINST_OTHERS.items():
         counts: dict[str, int] = {}
         for outcome in ("passed", "failed", "error", "skipped"):
-            for report in terminalreporter.stats.get(outcome, []):
-                if getattr(report, "nodeid", "").startswith(prefix) and report.when in ("call", "setup"):
-                    if outcome == "passed" and report.when != "call":
-                        continue
-                    counts[outcome] = counts.get(outcome, 0) + 1
+            # A test passes in its call phase; it can fail, error or be skipped in setup too.
+            phases = ("call",) if outcome == "passed" else ("setup", "call")
+            reports = terminalreporter.stats.get(outcome, [])
+            found = sum(1 for r in reports if r.nodeid.startswith(prefix) and r.when in phases)
+            if found:
+                counts[outcome] = found
         if counts:
             figures = ", ".join(f"{n} {outcome}" for outcome, n in counts.items())
             terminalreporter.write_line(f"{title}: {figures}")

@@ -282,37 +282,9 @@ def test_session_creation_documents(run, migrated_db, tmp_path):
         roster.write_text(
             "email\n" + "\n".join(email for _id, email in seeded.users[1:]) + "\n", encoding="utf-8"
         )
-        snap.check(
-            "session-create-roster-dry-run",
-            run(
-                "session",
-                "create",
-                "--roster",
-                str(roster),
-                "--lab",
-                lab,
-                "--workers",
-                "1",
-                "--dry-run",
-                "--json",
-                env=env,
-            ),
-        )
-        snap.check(
-            "session-create-roster",
-            run(
-                "session",
-                "create",
-                "--roster",
-                str(roster),
-                "--lab",
-                lab,
-                "--workers",
-                "1",
-                "--json",
-                env=env,
-            ),
-        )
+        roster_create = ("session", "create", "--roster", str(roster), "--lab", lab, "--workers", "1")
+        snap.check("session-create-roster-dry-run", run(*roster_create, "--dry-run", "--json", env=env))
+        snap.check("session-create-roster", run(*roster_create, "--json", env=env))
         keys = snap.check("keys-list", run("keys", "list", "--json", env=env))
         key = created["idempotencyKey"]
         assert key in {k["key"] for k in keys}
